@@ -1,0 +1,175 @@
+"""``autograder`` command line: a thin click layer over :mod:`autograder.api`.
+
+Exit codes: 0 grading (or the command) completed, whatever the score;
+1 the grader itself could not run (the reason is printed on one line);
+2 wrong usage.
+"""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from autograder import api, course, report
+
+LANG = click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+                    help="Language of the feedback.")
+JSON = click.option("--json", "json_out", metavar="FILE",
+                    help="Also write Gradescope results.json to FILE ('-' for stdout; the table then goes to stderr).")
+TEST_TIMEOUT = click.option("--test-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+                            help="Time limit of one grader test [default: the assignment's].")
+TOTAL_TIMEOUT = click.option("--total-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
+                             help="Time limit of the whole submission [default: the assignment's].")
+
+
+def _assignment_id(ctx, param, value):
+    if value not in course.available_assignments():
+        raise click.BadParameter(f"unknown assignment {value!r}; available: "
+                                 f"{', '.join(course.available_assignments()) or 'none'}")
+    return value
+
+
+ASSIGNMENT = click.argument("assignment", callback=_assignment_id)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cnn-course-autograder")
+def main():
+    """Grade the assignments of the convolutional networks course.
+
+    Students: `autograder check a1` in the assignment folder runs the public tests.
+    Instructors: `autograder grade DIR --assignment a1` runs public and hidden tests.
+    """
+
+
+@contextmanager
+def _progress(console: Console, label: str):
+    """A progress bar of finished tests, on stderr."""
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done, total, outcome):
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout) -> None:
+    console = Console(stderr=json_out == "-")
+    try:
+        with _progress(Console(stderr=True), f"grading {assignment}") as progress:
+            result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,
+                               total_timeout=total_timeout, on_progress=progress)
+    except (api.CourseError, api.GraderError) as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    report.print_table(result, console)
+    if json_out:
+        report.write_json(result, json_out)
+
+
+@main.command()
+@click.argument("submission", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
+              help="Assignment id, for example a1.")
+@LANG
+@JSON
+@TEST_TIMEOUT
+@TOTAL_TIMEOUT
+def grade(submission, assignment, lang, json_out, test_timeout, total_timeout):
+    """Grade SUBMISSION with the public and hidden tests.
+
+    SUBMISSION is a folder laid out like student_template/<assignment>/.
+    Exit code 0 means grading completed, whatever the score.
+    """
+    _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout)
+
+
+@main.command()
+@ASSIGNMENT
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Folder with your modules.")
+@LANG
+@JSON
+@TEST_TIMEOUT
+def check(assignment, directory, lang, json_out, test_timeout):
+    """Run the public tests of ASSIGNMENT on your work (the folder with your modules)."""
+    modules = course.load_assignment(assignment).modules
+    if not any((directory / f"{m}.py").is_file() for m in modules):
+        click.echo(f"autograder: error: {directory.resolve()} has none of "
+                   f"{', '.join(m + '.py' for m in modules)}; run this in your assignment folder or pass --dir",
+                   err=True)
+        sys.exit(1)
+    _run(directory, assignment, ("public",), lang, json_out, test_timeout, None)
+
+
+@main.command("generate")
+@click.option("--check", "check_only", is_flag=True,
+              help="Only report whether student_template/ is up to date (exit 1 if not).")
+def generate(check_only):
+    """Regenerate student_template/ from solutions/ (solution regions become stubs)."""
+    from autograder import template
+
+    try:
+        changed = template.sync(check_only=check_only)
+    except api.CourseError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    for path in changed:
+        click.echo(f"{'out of date' if check_only else 'wrote'}: {path}")
+    if check_only and changed:
+        sys.exit(1)
+    if not changed:
+        click.echo("student_template/ is up to date")
+
+
+@main.command()
+@ASSIGNMENT
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to create with the student release (must not exist or be empty).")
+def release(assignment, out):
+    """Build the student release of ASSIGNMENT with nbgrader generate_assignment."""
+    from autograder import release as release_module
+
+    try:
+        files = release_module.build(assignment, out)
+    except api.CourseError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"released {assignment} to {out} ({len(files)} files)")
+
+
+@main.command()
+@click.argument("assignments", nargs=-1)
+@LANG
+def selfcheck(assignments, lang):
+    """Grade the reference solutions (solutions/<id>/) of ASSIGNMENTS [default: all].
+
+    Exit code 1 unless every reference solution gets full marks.
+    """
+    root = course.repo_root()
+    if root is None:
+        click.echo("autograder: error: solutions/ is not here; selfcheck runs in the course repository", err=True)
+        sys.exit(1)
+    ids = list(assignments) or course.available_assignments()
+    for assignment in ids:
+        _assignment_id(None, None, assignment)
+    console, failures = Console(), []
+    for assignment in ids:
+        try:
+            with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:
+                result = api.grade(root / "solutions" / assignment, assignment, language=lang, on_progress=progress)
+        except (api.CourseError, api.GraderError) as exc:
+            click.echo(f"autograder: error: {exc}", err=True)
+            sys.exit(1)
+        report.print_table(result, console)
+        if result.score < result.max_score:
+            failures.append(assignment)
+    if failures:
+        click.echo(f"reference solutions below full marks: {', '.join(failures)}", err=True)
+        sys.exit(1)

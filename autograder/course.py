@@ -1,0 +1,103 @@
+"""Where the course's pieces live, and each assignment's grading configuration.
+
+Every assignment ``aN`` has a folder ``autograder/graders/aN/`` with:
+
+- ``assignment.toml``: title, student modules, tasks, limits, thresholds;
+- ``public/``: grader tests shipped to students, with ``points.toml``;
+- ``hidden/``: grader tests that never leave the instructors, with ``points.toml``.
+
+``points.toml`` maps a test function's name to its points; the cases of a
+parametrized test share them equally.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+GRADERS_DIR = PACKAGE_DIR / "graders"
+SUITES = ("public", "hidden")
+
+
+class CourseError(Exception):
+    """A problem the grader cannot work around (unknown assignment, bad config)."""
+
+
+def repo_root() -> Path | None:
+    """The course repository holding this package, or None in a student release."""
+    root = PACKAGE_DIR.parent
+    return root if (root / "solutions").is_dir() and (root / "assignments").is_dir() else None
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    title: str
+    functions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    title: str
+    modules: tuple[str, ...]
+    tasks: dict[str, Task]
+    test_timeout: float
+    total_timeout: float
+    memory_mb: int
+    visibility: dict[str, str]
+    thresholds: dict = field(default_factory=dict)
+
+    @property
+    def graders_dir(self) -> Path:
+        return GRADERS_DIR / self.id
+
+    def suite_dir(self, suite: str) -> Path:
+        return self.graders_dir / suite
+
+    def has_suite(self, suite: str) -> bool:
+        return (self.suite_dir(suite) / "points.toml").is_file()
+
+    def points(self, suite: str) -> dict[str, float]:
+        """Points of each test function of ``suite`` (name -> points)."""
+        path = self.suite_dir(suite) / "points.toml"
+        if not path.is_file():
+            return {}
+        return {str(k): float(v) for k, v in _read_toml(path).items()}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CourseError(f"cannot read {path}: {exc}") from exc
+
+
+def available_assignments() -> list[str]:
+    return sorted(p.parent.name for p in GRADERS_DIR.glob("*/assignment.toml"))
+
+
+def load_assignment(assignment_id: str) -> Assignment:
+    """Read ``graders/<id>/assignment.toml``; unknown ids name the known ones."""
+    path = GRADERS_DIR / assignment_id / "assignment.toml"
+    if not path.is_file():
+        known = ", ".join(available_assignments()) or "none"
+        raise CourseError(f"unknown assignment {assignment_id!r} (available: {known})")
+    data = _read_toml(path)
+    limits = data.get("limits", {})
+    tasks = {
+        str(task_id): Task(str(task_id), spec["title"], tuple(spec.get("functions", ())))
+        for task_id, spec in data.get("tasks", {}).items()
+    }
+    return Assignment(
+        id=assignment_id,
+        title=data["title"],
+        modules=tuple(data["modules"]),
+        tasks=tasks,
+        test_timeout=float(limits.get("test_timeout", 60)),
+        total_timeout=float(limits.get("total_timeout", 900)),
+        memory_mb=int(limits.get("memory_mb", 6144)),
+        visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
+        thresholds=data.get("thresholds", {}),
+    )

@@ -1,0 +1,125 @@
+"""The student release of an assignment: nbgrader's notebook, the template, public tests, the engine.
+
+Steps, in order:
+
+1. ``nbgrader generate_assignment`` in a scratch copy of ``assignments/``
+   (so no gradebook or release folder is left in the repository);
+2. the generated modules of ``student_template/<id>/`` (refused if stale);
+3. a copy of the engine holding only this assignment's public graders, so
+   ``python -m autograder check <id>`` works in the release folder;
+4. a leak check: no solution line and no hidden test name in any file.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import course, template
+from autograder.course import CourseError
+
+STUDENT_README = """# {id}: {title}
+
+1. Install the tools once: `pip install -r requirements.txt`
+   (PyTorch: see https://pytorch.org for your machine).
+2. Open `{notebook}` and follow it; write your code in the `.py` module(s)
+   here, where it says `# YOUR CODE HERE`. Keep function names and signatures.
+3. Check your work with the public tests:
+
+       python -m autograder check {id}
+       python -m autograder check {id} --lang es   # comentarios en español
+
+   Each failed test tells you what was expected, what your code returned and a hint.
+   More (hidden) tests run when your submission is graded.
+4. Submit the `.py` module(s) and the notebook.
+"""
+
+REQUIREMENTS = "torch\ntorchvision\nnumpy\npytest\nhypothesis\nclick\nrich\n"
+
+
+def hidden_test_names(assignment: course.Assignment) -> set[str]:
+    """Names of the hidden test functions (from their source, without importing them)."""
+    names = set(assignment.points("hidden"))
+    for path in assignment.suite_dir("hidden").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names |= {node.name for node in ast.walk(tree)
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test")}
+    return names
+
+
+def find_leaks(folder: Path, assignment: course.Assignment, root: Path) -> list[str]:
+    """Solution lines and hidden test names found in the text files under ``folder``."""
+    secrets = set()
+    for solution in (root / "solutions" / assignment.id).rglob("*.py"):
+        secrets |= template.solution_lines(solution.read_text(encoding="utf-8"))
+    names = hidden_test_names(assignment)
+    leaks = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        lines = {line.strip() for line in text.splitlines()}
+        rel = path.relative_to(folder)
+        leaks += [f"{rel}: solution line {line!r}" for line in sorted(secrets & lines)]
+        leaks += [f"{rel}: hidden test name {name!r}" for name in sorted(names) if name in text]
+    return leaks
+
+
+def _generate_notebooks(assignment_id: str, root: Path, scratch: Path) -> Path:
+    course_dir = scratch / "course"
+    shutil.copytree(root / "assignments", course_dir,
+                    ignore=shutil.ignore_patterns("release", "submitted", "autograded", "feedback",
+                                                  "gradebook.db", ".ipynb_checkpoints", "__pycache__"))
+    if not (course_dir / "source" / assignment_id).is_dir():
+        raise CourseError(f"assignments/source/{assignment_id}/ does not exist")
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment_id, "--force"],
+                          cwd=course_dir, env=env, capture_output=True, text=True)
+    released = course_dir / "release" / assignment_id
+    if done.returncode != 0 or not released.is_dir():
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise CourseError(f"nbgrader generate_assignment {assignment_id} failed: {last[0]}")
+    return released
+
+
+def _copy_engine(assignment: course.Assignment, out: Path) -> None:
+    package = out / "autograder"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(course.PACKAGE_DIR, package, ignore=lambda d, names: set(skip(d, names)) | (
+        {n for n in names if n != assignment.id and (Path(d) / n).is_dir()} if Path(d) == course.GRADERS_DIR
+        else {"hidden"} if Path(d) == assignment.graders_dir else set()))
+
+
+def build(assignment_id: str, out: Path) -> list[Path]:
+    """Write the student release of ``assignment_id`` to ``out``; returns the files written."""
+    assignment = course.load_assignment(assignment_id)
+    root = course.repo_root()
+    if root is None:
+        raise CourseError("releases are built in the course repository (solutions/ and assignments/ are needed)")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise CourseError(f"{out} exists and is not empty; choose a new folder")
+    stale = template.sync(check_only=True)
+    if stale:
+        raise CourseError(f"student_template/ is out of date ({stale[0]}); run `autograder generate` first")
+    with tempfile.TemporaryDirectory(prefix="autograder-release-") as scratch:
+        released = _generate_notebooks(assignment_id, root, Path(scratch))
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(released, out, dirs_exist_ok=True)
+    shutil.copytree(root / "student_template" / assignment_id, out, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    _copy_engine(assignment, out)
+    notebooks = sorted(p.name for p in out.glob("*.ipynb"))
+    (out / "README.md").write_text(STUDENT_README.format(
+        id=assignment.id, title=assignment.title, notebook=", ".join(notebooks) or "the notebook"), encoding="utf-8")
+    (out / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    leaks = find_leaks(out, assignment, root)
+    if leaks:
+        shutil.rmtree(out)
+        raise CourseError(f"release refused, it would leak: {leaks[0]} ({len(leaks)} in all)")
+    return sorted(p for p in out.rglob("*") if p.is_file())

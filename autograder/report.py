@@ -1,0 +1,140 @@
+"""Scores from test outcomes, and the two ways to show them: a table and Gradescope JSON.
+
+Gradescope's ``results.json`` schema: top-level ``score``, ``execution_time``,
+``output``, ``visibility``, ``stdout_visibility``, ``tests``; per test
+``name``, ``number``, ``score``, ``max_score``, ``status``, ``output``,
+``visibility``.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from autograder.course import Assignment, CourseError
+from autograder.feedback import T
+from autograder.runner.supervisor import TestOutcome
+
+MARK = {"passed": "✔", "failed": "✘", "timeout": "⏱", "crashed": "✘", "not-run": "–", "skipped": "·"}
+
+
+@dataclass
+class ScoredTest:
+    outcome: TestOutcome
+    score: float
+    max_score: float
+    visibility: str
+
+    @property
+    def name(self) -> str:
+        info = self.outcome.info
+        return info.title + (f" [{info.case}]" if info.case else "")
+
+
+@dataclass
+class Report:
+    assignment: Assignment
+    submission: str
+    tests: list[ScoredTest]
+    execution_time: float
+    problems: dict[str, str]  # module -> why it could not be imported
+
+    @property
+    def score(self) -> float:
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.max_score for t in self.tests)
+
+
+def score(assignment: Assignment, outcomes: list[TestOutcome], submission: str,
+          execution_time: float, problems: dict[str, str]) -> Report:
+    """Attach points from ``points.toml``; the cases of one test function share its points."""
+    points = {suite: assignment.points(suite) for suite in ("public", "hidden")}
+    cases = Counter((o.info.suite, o.info.function) for o in outcomes)
+    missing = sorted({f"{o.info.suite}/{o.info.function}" for o in outcomes
+                      if o.info.function not in points[o.info.suite]})
+    if missing:
+        raise CourseError(f"no points configured for {', '.join(missing)} in {assignment.id}'s points.toml")
+    untagged = sorted({o.info.function for o in outcomes if o.info.task not in assignment.tasks})
+    if untagged:
+        raise CourseError(f"grader tests without a known task marker in {assignment.id}: {', '.join(untagged)}")
+    scored = []
+    for outcome in outcomes:
+        info = outcome.info
+        share = points[info.suite][info.function] / cases[(info.suite, info.function)]
+        max_score = 0.0 if outcome.status == "skipped" else share
+        scored.append(ScoredTest(outcome, max_score if outcome.status == "passed" else 0.0, max_score,
+                                 assignment.visibility[info.suite]))
+    return Report(assignment, submission, scored, execution_time, problems)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def summary_line(report: Report) -> str:
+    counts = Counter(t.outcome.status for t in report.tests)
+    detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return str(T("{a}: {s} / {m} points ({d}) in {t:.1f} s",
+                 "{a}: {s} / {m} puntos ({d}) en {t:.1f} s").format(
+        a=report.assignment.id, s=_fmt(report.score), m=_fmt(report.max_score), d=detail, t=report.execution_time))
+
+
+def print_table(report: Report, console: Console) -> None:
+    """The summary table, then the full feedback of every test that lost points."""
+    table = Table(title=f"{report.assignment.id} - {report.assignment.title}", box=box.SIMPLE_HEAD)
+    for column in ("", "Task", "Test", "Points", "Feedback"):
+        table.add_column(column, overflow="fold")
+    for test in report.tests:
+        o = test.outcome
+        first = o.feedback.strip().splitlines()[0] if o.feedback.strip() else ""
+        table.add_row(MARK.get(o.status, "?"), o.info.task or "", test.name,
+                      f"{_fmt(test.score)}/{_fmt(test.max_score)}", first)
+    console.print(table)
+    for module, why in report.problems.items():
+        console.print(f"[bold red]{module}.py:[/] {why}")
+    lost = [t for t in report.tests if t.outcome.status not in ("passed",) and t.outcome.feedback.strip()]
+    if lost:
+        console.print(str(T("\nFeedback:", "\nComentarios:")), style="bold")
+        for test in lost:
+            console.print(f"[bold]{test.outcome.info.task} {test.name}[/]")
+            console.print("  " + test.outcome.feedback.strip().replace("\n", "\n  "), markup=False, highlight=False)
+    console.print(summary_line(report), style="bold")
+
+
+def gradescope(report: Report) -> dict:
+    """The report as Gradescope's ``results.json``."""
+    tests = [{
+        "name": test.name,
+        "number": test.outcome.info.task or "",
+        "score": test.score,
+        "max_score": test.max_score,
+        "status": "passed" if test.outcome.status in ("passed", "skipped") else "failed",
+        "output": test.outcome.feedback,
+        "visibility": test.visibility,
+    } for test in report.tests]
+    problems = "".join(f"{m}.py: {why}\n" for m, why in report.problems.items())
+    return {
+        "score": report.score,
+        "execution_time": round(report.execution_time, 3),
+        "output": summary_line(report) + ("\n" + problems if problems else ""),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def write_json(report: Report, destination: str) -> None:
+    """Write Gradescope JSON to a file, or to stdout when ``destination`` is ``-``."""
+    text = json.dumps(gradescope(report), indent=2, ensure_ascii=False)
+    if destination == "-":
+        print(text)
+    else:
+        Path(destination).write_text(text + "\n", encoding="utf-8")
