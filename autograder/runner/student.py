@@ -31,7 +31,7 @@ def student_frame(tb, submission: Path) -> str | None:
             inside = False
         if inside:
             where = f"{Path(frame.filename).name}, line {frame.lineno}, in {frame.name}"
-            if frame.line:
+            if frame.line and not frame.line.rstrip().endswith(("(", "[", "{", ",")):
                 where += f": {frame.line.strip()}"
     return where
 

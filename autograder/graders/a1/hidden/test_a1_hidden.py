@@ -19,6 +19,16 @@ def size_or_pair(values):
     return st.one_of(values, st.tuples(values, values))
 
 
+def _call_valid(function, args, kwargs, call, layer, expected, hint):
+    """Call the student's function on a configuration PyTorch accepts; ValueError there is a mistake."""
+    try:
+        return function(*args, **kwargs)
+    except ValueError as exc:
+        fail(T("{call} raised ValueError ({msg}), but {layer} accepts this configuration and gives {e}.",
+               "{call} lanzó ValueError ({msg}), pero {layer} acepta esta configuración y da {e}.")
+             .format(call=call, msg=exc, layer=layer, e=expected), hint)
+
+
 def _check_conv(ca, i, k, s, p, d):
     expected = oracles.conv_size(i, k, s, p, d)
     call = describe_call("conv_output_size", i, k, stride=s, padding=p, dilation=d)
@@ -29,7 +39,8 @@ def _check_conv(ca, i, k, s, p, d):
                             "torch.nn.Conv2d rechaza esta configuración: el kernel dilatado d*(k-1)+1 es mayor que "
                             "la entrada con relleno i + 2p."))
         return
-    got = ca.conv_output_size(i, k, stride=s, padding=p, dilation=d)
+    got = _call_valid(ca.conv_output_size, (i, k), dict(stride=s, padding=p, dilation=d), call,
+                      "torch.nn.Conv2d", expected, oracles.FORMULA)
     height = got if isinstance(got, int) else (got[0] if isinstance(got, (tuple, list)) and got else None)
     hint = oracles.diagnose_conv(height, *(oracles.pair(x)[0] for x in (i, k, s, p, d)))
     check_equal(got, oracles.as_given(expected, i, k, s, p, d), call=call,
@@ -83,7 +94,8 @@ def _check_pool(ca, i, k, s, p, d, ceil_mode):
                                        "torch.nn.MaxPool2d rechaza esta configuración (relleno mayor que medio kernel "
                                        "o salida vacía)."))
         return
-    got = ca.pool_output_size(i, k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode)
+    got = _call_valid(ca.pool_output_size, (i, k), dict(stride=s, padding=p, dilation=d, ceil_mode=ceil_mode),
+                      call, "torch.nn.MaxPool2d", expected[0], oracles.diagnose_pool(None, i, k, s or k, p, d, ceil_mode))
     check_equal(got, expected[0], call=call,
                 hint=T("torch.nn.MaxPool2d gives {e}. ", "torch.nn.MaxPool2d da {e}. ").format(e=expected[0])
                 + str(oracles.diagnose_pool(got, i, k, s or k, p, d, ceil_mode)))

@@ -1,0 +1,93 @@
+"""The A1 graders graded: reference, untouched template and realistic buggy submissions."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import api, course
+from conftest import ROOT, failed_functions, mutate, reference_source
+
+pytestmark = pytest.mark.slow
+REFERENCE = reference_source("a1", "conv_arithmetic")
+A1 = course.load_assignment("a1")
+ALL_POINTS = {**A1.points("public"), **A1.points("hidden")}
+CONV_RETURN = "        return (i + 2 * p - effective_kernel) // s + 1\n"
+
+# name -> (mutations applied to the reference, test functions that must fail; all others must pass)
+MUTANTS = {
+    "off_by_one": (
+        [(CONV_RETURN, "        return (i + 2 * p - effective_kernel) // s\n")],
+        {"test_conv_deck_examples", "test_conv_height_width_pairs", "test_lenet_trace",
+         "test_conv_matches_pytorch_without_dilation", "test_conv_matches_pytorch_with_dilation",
+         "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch", "test_trace_does_not_run_the_model"},
+    ),
+    "dilation_ignored": (
+        [("        effective_kernel = d * (k - 1) + 1\n", "        effective_kernel = k\n")],
+        {"test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch",
+         "test_conv_impossible_configurations_raise", "test_trace_matches_pytorch"},
+    ),
+    "floor_ceil_swapped": (
+        [("        if ceil_mode:\n            o = math.ceil(", "        if not ceil_mode:\n            o = math.ceil(")],
+        {"test_pool_matches_pytorch", "test_pool_ceil_mode_matches_pytorch", "test_trace_matches_pytorch"},
+    ),
+    "padding_counted_once": (
+        [("        if effective_kernel > i + 2 * p:", "        if effective_kernel > i + p:"),
+         (CONV_RETURN, "        return (i + p - effective_kernel) // s + 1\n")],
+        {"test_conv_deck_examples", "test_conv_matches_pytorch_without_dilation",
+         "test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch"},
+    ),
+    "groups_ignored": (
+        [("k_h * k_w * in_channels // groups", "k_h * k_w * in_channels")],
+        {"test_conv_parameters_match_pytorch"},
+    ),
+    "same_padding_without_dilation": (
+        [("d * (k - 1) // 2 for k, d", "(k - 1) // 2 for k, d")],
+        {"test_same_padding_keeps_the_size"},
+    ),
+}
+
+
+def apply(mutations) -> str:
+    source = REFERENCE
+    for old, new in mutations:
+        source = mutate(source, old, new)
+    return source
+
+
+def test_reference_solution_gets_full_marks():
+    report = api.grade(ROOT / "solutions" / "a1", "a1")
+    assert [t.outcome.feedback for t in report.tests if t.outcome.status != "passed"] == []
+    assert report.score == report.max_score == sum(ALL_POINTS.values())
+
+
+def test_untouched_template_gets_zero_with_not_implemented_everywhere():
+    report = api.grade(ROOT / "student_template" / "a1", "a1")
+    assert report.score == 0
+    assert len(report.tests) == len(ALL_POINTS)
+    for test in report.tests:
+        assert test.outcome.feedback.startswith("Not implemented yet: task "), test.outcome.feedback
+        assert test.outcome.info.task in test.outcome.feedback
+
+
+def test_untouched_template_feedback_in_spanish():
+    report = api.grade(ROOT / "student_template" / "a1", "a1", suites=("public",), language="es")
+    assert all(t.outcome.feedback.startswith("Sin implementar: la tarea") for t in report.tests)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_points(grade_files, name):
+    mutations, must_fail = MUTANTS[name]
+    report = grade_files({"conv_arithmetic.py": apply(mutations)})
+    assert failed_functions(report) == must_fail
+    assert report.score == sum(ALL_POINTS.values()) - sum(ALL_POINTS[f] for f in must_fail)
+    for test in report.tests:
+        if test.outcome.status != "passed":
+            feedback = test.outcome.feedback
+            assert "Traceback" not in feedback and "def test_" not in feedback
+            assert any(word in feedback for word in ("expected", "raised", "but")), feedback
+
+
+def test_mutant_feedback_names_the_mistake(grade_files):
+    report = grade_files({"conv_arithmetic.py": apply(MUTANTS["padding_counted_once"][0])}, suites=("public",))
+    feedback = next(t.outcome.feedback for t in report.tests if t.outcome.status == "failed")
+    assert "returned (479, 639); expected (480, 640)" in feedback
+    assert "use i + 2p, not i + p" in feedback
