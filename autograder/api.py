@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from autograder import course, report
+from autograder.feedback import language as feedback_language
 from autograder.course import CourseError
 from autograder.runner.supervisor import GraderError, RunOptions, run_tests
 
@@ -33,5 +34,6 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
                          total_timeout=total_timeout or assignment.total_timeout,
                          memory_mb=assignment.memory_mb, language=language, on_progress=on_progress)
     start = time.monotonic()
-    outcomes, broken = run_tests(assignment, list(suites), submission, options)
+    with feedback_language(language):
+        outcomes, broken = run_tests(assignment, list(suites), submission, options)
     return report.score(assignment, outcomes, str(submission), time.monotonic() - start, broken)

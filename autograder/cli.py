@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from autograder import api, course, report
+from autograder import api, course, feedback, report
 
 LANG = click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
                     help="Language of the feedback.")
@@ -68,9 +68,10 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
     except (api.CourseError, api.GraderError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
-    report.print_table(result, console)
-    if json_out:
-        report.write_json(result, json_out)
+    with feedback.language(lang):
+        report.print_table(result, console)
+        if json_out:
+            report.write_json(result, json_out)
 
 
 @main.command()
@@ -167,7 +168,8 @@ def selfcheck(assignments, lang):
         except (api.CourseError, api.GraderError) as exc:
             click.echo(f"autograder: error: {exc}", err=True)
             sys.exit(1)
-        report.print_table(result, console)
+        with feedback.language(lang):
+            report.print_table(result, console)
         if result.score < result.max_score:
             failures.append(assignment)
     if failures:

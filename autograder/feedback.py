@@ -6,20 +6,34 @@ message is the whole feedback the student sees: what was called, what was
 expected, what came back, and a hint in the course's terms. The test's source
 and traceback are never shown.
 
-The language is chosen by the ``AUTOGRADER_LANG`` environment variable
-(``en`` or ``es``), which the grading engine sets in the grading process.
+The language (``en`` or ``es``) is the one of the innermost ``with
+language(...)`` block, else the ``AUTOGRADER_LANG`` environment variable,
+which the grading engine sets in the grading process.
 """
 from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 
 LANGUAGES = ("en", "es")
+_chosen: list[str] = []
 
 
 def current_language() -> str:
-    lang = os.environ.get("AUTOGRADER_LANG", "en")
+    """The innermost :func:`language` in force, else ``AUTOGRADER_LANG``, else English."""
+    lang = _chosen[-1] if _chosen else os.environ.get("AUTOGRADER_LANG", "en")
     return lang if lang in LANGUAGES else "en"
+
+
+@contextmanager
+def language(lang: str):
+    """Render every :class:`T` in ``lang`` inside the ``with`` block."""
+    _chosen.append(lang)
+    try:
+        yield
+    finally:
+        _chosen.pop()
 
 
 class T:

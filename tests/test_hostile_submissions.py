@@ -92,9 +92,11 @@ def test_os_exit_at_import(grade_files):
 
 
 def test_os_exit_inside_one_function_costs_only_its_tests(grade_files):
-    report = grade_files({"conv_arithmetic.py": in_same_padding("import os; os._exit(1)")})
+    report = grade_files({"conv_arithmetic.py": in_same_padding("import os; os._exit(1)")}, language="es")
     assert failed_functions(report) == SAME_PADDING_TESTS
-    assert {t.outcome.status for t in report.tests if t.outcome.status != "passed"} == {"crashed"}
+    lost = [t.outcome for t in report.tests if t.outcome.status != "passed"]
+    assert {o.status for o in lost} == {"crashed"}
+    assert all("el proceso de Python terminó de golpe (código 1)" in o.feedback for o in lost)
 
 
 def test_sys_exit_inside_a_function_is_explained(grade_files):
@@ -136,3 +138,12 @@ def test_cli_exits_zero_with_valid_gradescope_json_for_a_crashing_submission(tmp
     for test in results["tests"]:
         assert {"name", "number", "score", "max_score", "status", "output", "visibility"} <= set(test)
         assert test["status"] == "failed" and "exit code 7" in test["output"]
+
+
+def test_overall_time_limit_marks_the_rest_not_run(grade_files):
+    report = grade_files({"conv_arithmetic.py": in_same_padding("while True: pass")}, test_timeout=3, total_timeout=5)
+    statuses = [t.outcome.status for t in report.tests]
+    assert "timeout" in statuses and "not-run" in statuses
+    assert statuses[:3] == ["passed"] * 3  # graded before the loop started
+    not_run = next(t for t in report.tests if t.outcome.status == "not-run")
+    assert "overall time limit of 5 s" in not_run.outcome.feedback and not_run.score == 0

@@ -233,8 +233,9 @@ def _watch(child, options, total_deadline, results, broken, first_run, total) ->
                 _record_death(child, collected, results, broken, _exit_reason(child.process.returncode), progress, total)
             return collected
         now = time.monotonic()
-        if now >= child.deadline or now >= total_deadline:
-            overall = now >= total_deadline and now < child.deadline
+        out_of_total = collected is not None and now >= total_deadline
+        if now >= child.deadline or out_of_total:
+            overall = out_of_total and now < child.deadline
             _stop(child.process)
             _record_death(child, collected, results, broken,
                           _timeout_reason(options, overall, child.current_import), progress, total)

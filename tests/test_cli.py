@@ -1,0 +1,53 @@
+"""The command line: true --help, exit codes that mean something, JSON on request."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from autograder.cli import main
+from conftest import ROOT, reference_source, write_submission
+
+
+def run(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("command", [[], ["grade"], ["check"], ["release"], ["generate"], ["selfcheck"]])
+def test_help_everywhere(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_unknown_assignment_is_a_usage_error_listing_the_known_ones():
+    result = CliRunner().invoke(main, ["grade", "solutions/a1", "--assignment", "a7"])
+    assert result.exit_code == 2 and "available: a1" in result.output
+
+
+def test_missing_submission_folder_is_a_one_line_grader_error(tmp_path):
+    done = run("grade", str(tmp_path / "nowhere"), "-a", "a1")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"autograder: error: submission folder {tmp_path / 'nowhere'} does not exist"]
+
+
+def test_check_outside_an_assignment_folder_says_where_to_run(tmp_path):
+    done = run("check", "a1", cwd=tmp_path)
+    assert done.returncode == 1 and "has none of conv_arithmetic.py" in done.stderr
+
+
+def test_generate_check_reports_up_to_date():
+    result = CliRunner().invoke(main, ["generate", "--check"])
+    assert result.exit_code == 0 and "up to date" in result.output
+
+
+@pytest.mark.slow
+def test_grade_json_to_stdout_keeps_the_table_on_stderr(tmp_path):
+    folder = write_submission(tmp_path / "sub", {"conv_arithmetic.py": reference_source("a1", "conv_arithmetic")})
+    done = run("check", "a1", "--dir", str(folder), "--json", "-", "--lang", "es")
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
+    assert "puntos" in results["output"] and "Task" in done.stderr
