@@ -99,9 +99,18 @@ def grade(submission, assignment, lang, json_out, test_timeout, total_timeout):
 @JSON
 @TEST_TIMEOUT
 def check(assignment, directory, lang, json_out, test_timeout):
-    """Run the public tests of ASSIGNMENT on your work (the folder with your modules)."""
+    """Run the public tests of ASSIGNMENT on your work (the folder with your modules).
+
+    In the course repository, without modules in the current folder, it
+    checks the reference solution in solutions/ASSIGNMENT.
+    """
     modules = course.load_assignment(assignment).modules
-    if not any((directory / f"{m}.py").is_file() for m in modules):
+    root = course.repo_root()
+    has_modules = any((directory / f"{m}.py").is_file() for m in modules)
+    if not has_modules and root is not None and directory.resolve() == root:
+        directory = root / "solutions" / assignment
+        click.echo(f"checking the reference solution in {directory.relative_to(root)}", err=True)
+    elif not has_modules:
         click.echo(f"autograder: error: {directory.resolve()} has none of "
                    f"{', '.join(m + '.py' for m in modules)}; run this in your assignment folder or pass --dir",
                    err=True)

@@ -51,3 +51,11 @@ def test_grade_json_to_stdout_keeps_the_table_on_stderr(tmp_path):
     results = json.loads(done.stdout)
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
     assert "puntos" in results["output"] and "Task" in done.stderr
+
+
+@pytest.mark.slow
+def test_check_in_the_repository_checks_the_reference():
+    done = run("check", "a1")
+    assert done.returncode == 0, done.stderr
+    assert "checking the reference solution in solutions/a1" in done.stderr
+    assert "a1: 8 / 8 points" in done.stdout

@@ -106,6 +106,12 @@ def test_sys_exit_inside_a_function_is_explained(grade_files):
                for t in report.tests if t.outcome.status != "passed")
 
 
+def test_memory_exhaustion_costs_only_its_tests(grade_files):
+    report = grade_files({"conv_arithmetic.py": in_same_padding("hog = bytearray(64 * 1024 ** 3)")})
+    assert failed_functions(report) == SAME_PADDING_TESTS
+    assert all("ran out of memory" in t.outcome.feedback for t in report.tests if t.outcome.status != "passed")
+
+
 def test_fake_test_report_printed_and_written_changes_nothing(grade_files):
     fake = ("print('=' * 20 + ' 19 passed in 0.10s ' + '=' * 20)\n"
             "import json, os\n"

@@ -184,14 +184,14 @@ def _task_of(item) -> str | None:
 
 def _describe(item) -> dict:
     doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
-    rel = Path(str(item.path)).parts
+    suite = Path(str(item.path)).resolve().relative_to(course.GRADERS_DIR.resolve()).parts[1]  # <id>/<suite>/...
     return {
         "nodeid": item.nodeid,
         "function": getattr(item, "originalname", None) or item.name,
         "title": doc[0].strip() if doc else item.name,
         "case": item.callspec.id if hasattr(item, "callspec") else None,
         "task": _task_of(item),
-        "suite": next((s for s in course.SUITES if s in rel), "public"),
+        "suite": suite,
     }
 
 

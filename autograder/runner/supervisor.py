@@ -91,6 +91,7 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
         while collected is None or len(results) < len(collected):
             attempt += 1
             remaining = None if collected is None else [t.nodeid for t in collected if t.nodeid not in results]
+            progress_before = len(results) + len(broken)
             child = _start_child(assignment, paths, submission, scratch, attempt, remaining, broken, options)
             try:
                 collected_now = _watch(child, options, total_deadline, results, broken,
@@ -103,8 +104,8 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
                 collected = collected_now
             if time.monotonic() >= total_deadline:
                 break
-            if not child.done and child.current_test is None and child.current_import is None:
-                # Died between tests without telling why: do not loop forever.
+            if len(results) + len(broken) == progress_before:
+                # A child that settles nothing would be restarted forever.
                 raise GraderError(_child_failure(child, scratch))
     for info in collected:
         if info.nodeid not in results:
@@ -230,15 +231,16 @@ def _watch(child, options, total_deadline, results, broken, first_run, total) ->
                 child.done = True
         if child.done or exited:
             if not child.done:
-                _record_death(child, collected, results, broken, _exit_reason(child.process.returncode), progress, total)
+                _record_death(child, collected, results, broken, _exit_reason(child.process.returncode), "crashed",
+                              progress, total)
             return collected
         now = time.monotonic()
         out_of_total = collected is not None and now >= total_deadline
         if now >= child.deadline or out_of_total:
             overall = out_of_total and now < child.deadline
             _stop(child.process)
-            _record_death(child, collected, results, broken,
-                          _timeout_reason(options, overall, child.current_import), progress, total)
+            _record_death(child, collected, results, broken, _timeout_reason(options, overall),
+                          "timeout", progress, total)
             return collected
         time.sleep(POLL_SECONDS)
 
@@ -261,7 +263,7 @@ def _exit_reason(code) -> T:
              "el proceso de Python terminó de golpe (código {c}): os._exit(), un fallo grave o pytest.exit() en la entrega").format(c=code)
 
 
-def _timeout_reason(options, overall: bool, importing: str | None) -> T:
+def _timeout_reason(options, overall: bool) -> T:
     if overall:
         return T("the submission used up the overall time limit of {s:.0f} s",
                  "la entrega agotó el tiempo total de {s:.0f} s").format(s=options.total_timeout)
@@ -269,7 +271,7 @@ def _timeout_reason(options, overall: bool, importing: str | None) -> T:
              "no terminó dentro del tiempo límite de {s:.0f} s (un bucle infinito o algo demasiado lento)").format(s=options.test_timeout)
 
 
-def _record_death(child, collected, results, broken, reason: T, progress, total) -> None:
+def _record_death(child, collected, results, broken, reason: T, status: str, progress, total) -> None:
     """Charge an abrupt end to the module being imported, or else to the running test."""
     if child.current_import is not None:
         broken[child.current_import] = str(T(
@@ -279,7 +281,6 @@ def _record_death(child, collected, results, broken, reason: T, progress, total)
         return
     info = _info(collected, child.current_test)
     if info is not None and child.current_test not in results:
-        status = "timeout" if "time" in reason.en else "crashed"
         outcome = TestOutcome(info, status, str(T("This test scores 0: {why}.",
                                                   "Este test puntúa 0: {why}.").format(why=reason)),
                               time.monotonic() - child.started.get(child.current_test, time.monotonic()))
