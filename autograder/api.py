@@ -20,7 +20,7 @@ __all__ = ["grade", "CourseError", "GraderError"]
 
 def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidden"), language: str = "en",
           test_timeout: float | None = None, total_timeout: float | None = None,
-          on_progress=None) -> report.Report:
+          on_progress=None, on_step=None) -> report.Report:
     """Grade the folder ``submission`` (laid out like ``student_template/<id>/``).
 
     Raises CourseError or GraderError when grading itself cannot run; a broken
@@ -32,7 +32,8 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
         raise CourseError(f"submission folder {submission} does not exist")
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
-                         memory_mb=assignment.memory_mb, language=language, on_progress=on_progress)
+                         memory_mb=assignment.memory_mb, language=language, on_progress=on_progress,
+                         on_step=on_step)
     start = time.monotonic()
     with feedback_language(language):
         outcomes, broken = run_tests(assignment, list(suites), submission, options)

@@ -48,15 +48,21 @@ def main():
 
 @contextmanager
 def _progress(console: Console, label: str):
-    """A progress bar of finished tests, on stderr."""
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    """Progress bars on stderr: finished tests, and steps inside a long test (training epochs)."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        tests = bar.add_task(label, total=None)
+        steps = {}
 
-        def update(done, total, outcome):
-            bar.update(task, completed=done, total=total)
+        def on_test(done, total, outcome):
+            bar.update(tests, completed=done, total=total)
 
-        yield update
+        def on_step(step_label, done, total):
+            if step_label not in steps:
+                steps[step_label] = bar.add_task(f"  {step_label}", total=total)
+            bar.update(steps[step_label], completed=done, total=total)
+
+        yield {"on_progress": on_test, "on_step": on_step}
 
 
 def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout) -> None:
@@ -64,7 +70,7 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
             result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,
-                               total_timeout=total_timeout, on_progress=progress)
+                               total_timeout=total_timeout, **progress)
     except (api.CourseError, api.GraderError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
@@ -173,7 +179,7 @@ def selfcheck(assignments, lang):
     for assignment in ids:
         try:
             with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:
-                result = api.grade(root / "solutions" / assignment, assignment, language=lang, on_progress=progress)
+                result = api.grade(root / "solutions" / assignment, assignment, language=lang, **progress)
         except (api.CourseError, api.GraderError) as exc:
             click.echo(f"autograder: error: {exc}", err=True)
             sys.exit(1)
@@ -184,3 +190,25 @@ def selfcheck(assignments, lang):
     if failures:
         click.echo(f"reference solutions below full marks: {', '.join(failures)}", err=True)
         sys.exit(1)
+
+
+@main.command()
+@ASSIGNMENT
+@click.option("--seeds", type=int, multiple=True, help="Seeds to run (repeat the option) [default: the assignment's].")
+def calibrate(assignment, seeds):
+    """Train the reference of ASSIGNMENT over several seeds and write its pass mark.
+
+    The threshold is the worst seed's value minus the margin of the
+    assignment's [calibration] table; it is written to
+    autograder/graders/ASSIGNMENT/calibration.toml.
+    """
+    from autograder import calibrate as calibration
+
+    try:
+        with _progress(Console(stderr=True), f"calibrating {assignment}") as progress:
+            result = calibration.run(assignment, list(seeds) or None, on_step=progress["on_step"])
+    except api.CourseError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    for key, value in result.items():
+        click.echo(f"{key}: {value}")

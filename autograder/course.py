@@ -7,7 +7,9 @@ Every assignment ``aN`` has a folder ``autograder/graders/aN/`` with:
 - ``hidden/``: grader tests that never leave the instructors, with ``points.toml``.
 
 ``points.toml`` maps a test function's name to its points; the cases of a
-parametrized test share them equally.
+parametrized test share them equally. Assignments with a training budget
+also have ``[budget]`` and ``[calibration]`` tables in ``assignment.toml``
+and a ``calibration.toml`` written by ``autograder calibrate``.
 """
 from __future__ import annotations
 
@@ -47,7 +49,8 @@ class Assignment:
     total_timeout: float
     memory_mb: int
     visibility: dict[str, str]
-    thresholds: dict = field(default_factory=dict)
+    budget: dict = field(default_factory=dict)
+    calibration: dict = field(default_factory=dict)
 
     @property
     def graders_dir(self) -> Path:
@@ -58,6 +61,14 @@ class Assignment:
 
     def has_suite(self, suite: str) -> bool:
         return (self.suite_dir(suite) / "points.toml").is_file()
+
+    @property
+    def calibration_file(self) -> Path:
+        return self.graders_dir / "calibration.toml"
+
+    def calibrated(self) -> dict:
+        """What ``autograder calibrate`` measured (threshold included), or {} if never run."""
+        return _read_toml(self.calibration_file) if self.calibration_file.is_file() else {}
 
     def points(self, suite: str) -> dict[str, float]:
         """Points of each test function of ``suite`` (name -> points)."""
@@ -99,5 +110,6 @@ def load_assignment(assignment_id: str) -> Assignment:
         total_timeout=float(limits.get("total_timeout", 900)),
         memory_mb=int(limits.get("memory_mb", 6144)),
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
-        thresholds=data.get("thresholds", {}),
+        budget=data.get("budget", {}),
+        calibration=data.get("calibration", {}),
     )

@@ -16,7 +16,7 @@ def run(*args, cwd=ROOT):
     return subprocess.run([sys.executable, "-m", "autograder", *args], cwd=cwd, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("command", [[], ["grade"], ["check"], ["release"], ["generate"], ["selfcheck"]])
+@pytest.mark.parametrize("command", [[], ["grade"], ["check"], ["release"], ["generate"], ["selfcheck"], ["calibrate"]])
 def test_help_everywhere(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output

@@ -6,7 +6,7 @@ project's own test suite. It:
 1. keeps only the tests the supervisor asks for (``--ag-only``);
 2. streams one JSON line per event to the supervisor's events file:
    ``collected``, ``import-start``/``import-end``, ``test-start``/``test-end``,
-   ``done``; results never travel through stdout, so printed text cannot
+   ``step`` (progress inside a long test), ``done``; results never travel through stdout, so printed text cannot
    fake a score;
 3. turns every failure into feedback (:func:`explain`), never a traceback of
    grader code;
@@ -175,6 +175,17 @@ class GradingSession:
 def submission(request) -> Submission:
     """The student's modules: ``submission.module("conv_arithmetic")``."""
     return request.config._ag.submission
+
+
+@pytest.fixture
+def progress(request):
+    """``progress(done, total, label)``: shown by the supervisor while a long test runs (epochs...)."""
+    emit, nodeid = request.config._ag.emit, request.node.nodeid
+
+    def report(done: int, total: int, label: str = "") -> None:
+        emit("step", nodeid=nodeid, done=done, total=total, label=label)
+
+    return report
 
 
 def _task_of(item) -> str | None:

@@ -56,6 +56,7 @@ class RunOptions:
     memory_mb: int
     language: str = "en"
     on_progress: object = None  # callable(done: int, total: int, outcome: TestOutcome | None)
+    on_step: object = None  # callable(label: str, done: int, total: int): progress inside a long test
 
 
 @dataclass
@@ -227,6 +228,8 @@ def _watch(child, options, total_deadline, results, broken, first_run, total) ->
                     progress(len(results), total, outcome)
                 child.current_test = None
                 child.deadline = now + options.test_timeout
+            elif kind == "step" and options.on_step is not None:
+                options.on_step(str(event.get("label", "")), int(event.get("done", 0)), int(event.get("total", 0)))
             elif kind == "done":
                 child.done = True
         if child.done or exited:
