@@ -94,19 +94,34 @@ def test_release_notebook_is_nbgraders_with_answers_cleared(released):
 
 
 @pytest.mark.slow
-def test_release_leaks_no_solution_line_and_no_hidden_test_name(released):
-    names = release.hidden_test_names(A1)
-    assert len(names) >= len(A1.points("hidden"))
-    assert release.find_leaks(released, A1, ROOT) == []
+@pytest.mark.parametrize("assignment_id", course.available_assignments())
+def test_release_leaks_no_solution_line_and_no_hidden_test_name(assignment_id, tmp_path):
+    assignment = course.load_assignment(assignment_id)
+    out = tmp_path / assignment_id
+    files = release.build(assignment_id, out)
+    names = release.hidden_test_names(assignment)
+    assert len(names) >= len(assignment.points("hidden"))
+    assert release.find_leaks(out, assignment, ROOT) == []
+    assert not (out / "autograder" / "graders" / assignment_id / "hidden").exists()
+    assert {m + ".py" for m in assignment.modules} <= {f.name for f in files}
+    assert list(out.glob("*.ipynb")), "the nbgrader notebook is missing"
 
 
 def test_leak_check_detects_a_planted_leak(tmp_path):
     hidden_name = sorted(release.hidden_test_names(A1))[0]
-    secret = sorted(template.solution_lines(SOLUTION))[0]
-    (tmp_path / "notes.md").write_text(f"see {hidden_name}\n    {secret}\n")
+    secrets = template.solution_lines(SOLUTION)
+    short = min(secrets, key=len)
+    long = max(secrets, key=len)
+    assert len(short) < release.ENGINE_LINE_MIN <= len(long)
+    (tmp_path / "notes.md").write_text(f"see {hidden_name}\n    {short}\n")
+    engine = tmp_path / "autograder" / "graders" / "a1"
+    engine.mkdir(parents=True)
+    (engine / "oracles.py").write_text(f"    {short}\n    {long}\n")
     leaks = release.find_leaks(tmp_path, A1, ROOT)
-    assert any("hidden test name" in leak for leak in leaks)
-    assert any("solution line" in leak for leak in leaks)
+    assert any(leak.startswith("notes.md: hidden test name") for leak in leaks)
+    assert f"notes.md: solution line {short!r}" in leaks
+    assert [leak for leak in leaks if leak.startswith("autograder/")] == \
+        [f"autograder/graders/a1/oracles.py: solution line {long!r}"]
 
 
 def test_release_refuses_a_non_empty_folder(tmp_path):

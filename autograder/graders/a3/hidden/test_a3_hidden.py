@@ -1,0 +1,306 @@
+"""A3 hidden graders: the graders' own backpropagation, finite differences and autograd as answer keys."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.feedback import T, check_raises, fail
+from autograder.gradcheck import check_close, numerical_gradient
+from autograder.graders.a3 import oracles
+from autograder.graders.a3.hidden import reference
+
+EXAMPLES = settings(max_examples=50, deadline=None)
+TOL = dict(rtol=1e-10, atol=1e-10)
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_D = np.array([[0.0], [1.0], [1.0], [0.0]])
+# XOR training budget: the reference solves it (every output on the right side of 0.5, by at least 0.1)
+# after 111 epochs with these settings; the grader allows about three times that.
+XOR_SETTINGS = dict(n_hidden=3, eta=2.0, epochs=350, seed=0)
+
+
+@st.composite
+def networks(draw, batch=False):
+    """(X or x, D or d, W1, W2, eta) with random sizes and values from a drawn seed."""
+    n_in, n_hidden, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    n = draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    X = rng.normal(size=(n, n_in))
+    D = rng.uniform(size=(n, n_out))
+    W1 = rng.normal(size=(n_in + 1, n_hidden))
+    W2 = rng.normal(size=(n_hidden + 1, n_out))
+    eta = draw(st.floats(0.01, 2.0))
+    return (X, D, W1, W2, eta) if batch else (X[0], D[0], W1, W2, eta)
+
+
+def pair(result, call):
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        fail(T("{call} returned {got!r}; expected a pair of NumPy arrays.",
+               "{call} devolvió {got!r}; se esperaba un par de arrays de NumPy.").format(call=call, got=result))
+    return result
+
+
+def sizes(W1, W2) -> str:
+    return f"n_in={W1.shape[0] - 1}, n_hidden={W1.shape[1]}, n_out={W2.shape[1]}"
+
+
+def check_update(got, expected, W1, W2, call):
+    got1, got2 = pair(got, call)
+    check_close(got2, expected[1], name="W2_new", call=call, **TOL, hint=oracles.diagnose_update(got2, W2, expected[1]))
+    check_close(got1, expected[0], name="W1_new", call=call, **TOL, hint=oracles.diagnose_update(got1, W1, expected[0]))
+
+
+@pytest.mark.task("3.1")
+@EXAMPLES
+@given(net=networks())
+def test_forward_matches_reference_on_random_networks(mlp, net):
+    """forward equals the graders' own forward pass on random networks (to 1e-10)"""
+    x, _, W1, W2, _ = net
+    call = f"forward(x, W1, W2) ({sizes(W1, W2)})"
+    h, y = pair(mlp.forward(x, W1.copy(), W2.copy()), call)
+    exp_h, exp_y = reference.forward(x, W1, W2)
+    check_close(h, exp_h, name="h", call=call, **TOL, hint=oracles.NOTATION)
+    check_close(y, exp_y, name="y", call=call, **TOL, hint=oracles.NOTATION)
+
+
+def _bad_networks():
+    """(description, x, W1, W2) that forward and update_example must reject with ValueError."""
+    x, W1, W2 = np.zeros(2), np.zeros((3, 2)), np.zeros((3, 1))
+    return [
+        ("W1.shape=(2, 2)", x, np.zeros((2, 2)), W2),
+        ("W2.shape=(2, 1)", x, W1, np.zeros((2, 1))),
+        ("x.shape=(3,), W1.shape=(3, 2)", np.zeros(3), W1, W2),
+        ("x.shape=(1, 2)", np.zeros((1, 2)), W1, W2),
+        ("W1.dtype=int64", x, np.zeros((3, 2), dtype=np.int64), W2),
+        ("x.dtype=int64", np.zeros(2, dtype=np.int64), W1, W2),
+    ]
+
+
+SHAPE_HINT = T("check the arguments first: W1 must be (n_in + 1, n_hidden), W2 (n_hidden + 1, n_out), x (n_in,), "
+               "all float arrays; otherwise raise ValueError with a clear message (check_network and check_array "
+               "do it for you).",
+               "comprueba primero los argumentos: W1 debe ser (n_in + 1, n_hidden), W2 (n_hidden + 1, n_out), "
+               "x (n_in,), todos arrays de floats; si no, lanza ValueError con un mensaje claro (check_network y "
+               "check_array lo hacen por ti).")
+
+
+@pytest.mark.task("3.1")
+def test_forward_rejects_bad_shapes_and_dtypes(mlp):
+    """forward raises ValueError on wrong shapes and non-float arrays"""
+    for description, x, W1, W2 in _bad_networks():
+        check_raises(ValueError, mlp.forward, x, W1, W2, call=f"forward(x, W1, W2) [{description}]", hint=SHAPE_HINT)
+
+
+@pytest.mark.task("3.2")
+@EXAMPLES
+@given(net=networks())
+def test_deltas_match_reference_on_random_networks(mlp, net):
+    """output_deltas and hidden_deltas equal the graders' own deltas (to 1e-10)"""
+    x, d, W1, W2, _ = net
+    h, y, delta_k, delta_j = reference.deltas(x, d, W1, W2)
+    got = mlp.output_deltas(y.copy(), d.copy())
+    check_close(got, delta_k, name="delta_out", call=f"output_deltas(y, d) (n_out={len(d)})", **TOL,
+                hint=oracles.diagnose_output_deltas(got, y, d))
+    check_close(mlp.hidden_deltas(h.copy(), delta_k.copy(), W2.copy()), delta_j, name="delta_hidden",
+                call=f"hidden_deltas(h, delta_out, W2) ({sizes(W1, W2)})", **TOL, hint=oracles.DELTA_J)
+
+
+@pytest.mark.task("3.3")
+@EXAMPLES
+@given(net=networks())
+def test_update_matches_reference_on_random_networks(mlp, net):
+    """update_example equals the graders' own backpropagation step (to 1e-10)"""
+    x, d, W1, W2, eta = net
+    call = f"update_example(x, d, W1, W2, eta={eta!r}) ({sizes(W1, W2)})"
+    check_update(mlp.update_example(x.copy(), d.copy(), W1.copy(), W2.copy(), eta),
+                 reference.update_example(x, d, W1, W2, eta), W1, W2, call)
+
+
+@pytest.mark.task("3.3")
+def test_update_is_minus_eta_times_numerical_gradient(mlp):
+    """update_example moves every weight by -eta dE/dw (centred finite differences)"""
+    rng = np.random.default_rng(3)
+    for n_in, n_hidden, n_out in ((2, 2, 1), (3, 4, 2), (1, 3, 3)):
+        x, d = rng.normal(size=n_in), rng.uniform(size=n_out)
+        W1, W2 = rng.normal(size=(n_in + 1, n_hidden)), rng.normal(size=(n_hidden + 1, n_out))
+        eta = 0.7
+        grad1 = numerical_gradient(lambda w: reference.error([x], [d], w, W2), W1.copy())
+        grad2 = numerical_gradient(lambda w: reference.error([x], [d], W1, w), W2.copy())
+        call = f"update_example(x, d, W1, W2, eta=0.7) (n_in={n_in}, n_hidden={n_hidden}, n_out={n_out})"
+        got1, got2 = pair(mlp.update_example(x.copy(), d.copy(), W1.copy(), W2.copy(), eta), call)
+        hint = T("compared with finite differences of E = 1/2 sum_k (d_k - y_k)^2. ",
+                 "comparado con diferencias finitas de E = 1/2 sum_k (d_k - y_k)^2. ")
+        for got, W, grad, name in ((got2, W2, grad2, "W2_new"), (got1, W1, grad1, "W1_new")):
+            check_close(got, W - eta * grad, name=name, call=call, rtol=1e-6, atol=1e-8,
+                        hint=hint + str(oracles.diagnose_update(got, W, W - eta * grad)))
+
+
+@pytest.mark.task("3.3")
+@EXAMPLES
+@given(net=networks())
+def test_update_is_minus_eta_times_autograd_gradient(mlp, net):
+    """update_example equals w - eta dE/dw computed by torch.autograd"""
+    x, d, W1, W2, eta = net
+    call = f"update_example(x, d, W1, W2, eta={eta!r}) ({sizes(W1, W2)}) vs torch.autograd"
+    check_update(mlp.update_example(x.copy(), d.copy(), W1.copy(), W2.copy(), eta),
+                 oracles.update(x, d, W1, W2, eta), W1, W2, call)
+
+
+def _check_unchanged(arrays, copies, call):
+    for name, array, copy in zip(("x", "d", "W1", "W2"), arrays, copies):
+        if not np.array_equal(array, copy):
+            fail(T("{call} modified its argument {name} in place.", "{call} modificó su argumento {name}.")
+                 .format(call=call, name=name),
+                 T("return new arrays (W1 + dW1 creates one; W1 += dW1 changes the caller's array).",
+                   "devuelve arrays nuevos (W1 + dW1 crea uno; W1 += dW1 cambia el array de quien llama)."))
+
+
+@pytest.mark.task("3.3")
+def test_update_leaves_its_arguments_unchanged(mlp):
+    """update_example returns new arrays and does not modify x, d, W1 or W2"""
+    rng = np.random.default_rng(5)
+    arrays = (rng.normal(size=3), rng.uniform(size=2), rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
+    copies = tuple(a.copy() for a in arrays)
+    call = "update_example(x, d, W1, W2, eta=0.5)"
+    got1, got2 = pair(mlp.update_example(*arrays, 0.5), call)
+    _check_unchanged(arrays, copies, call)
+    if got1 is arrays[2] or got2 is arrays[3]:
+        fail(T("{call} returned the same array objects it received.", "{call} devolvió los mismos arrays que recibió.")
+             .format(call=call))
+
+
+@pytest.mark.task("3.3")
+def test_update_rejects_bad_shapes_and_dtypes(mlp):
+    """update_example raises ValueError on wrong shapes and non-float arrays"""
+    for description, x, W1, W2 in _bad_networks():
+        check_raises(ValueError, mlp.update_example, x, np.zeros(W2.shape[1]), W1, W2, 0.5,
+                     call=f"update_example(x, d, W1, W2, 0.5) [{description}]", hint=SHAPE_HINT)
+    check_raises(ValueError, mlp.update_example, np.zeros(2), np.zeros(2), np.zeros((3, 2)), np.zeros((3, 1)), 0.5,
+                 call="update_example(x, d, W1, W2, 0.5) [d.shape=(2,), W2.shape=(3, 1)]", hint=SHAPE_HINT)
+
+
+@pytest.mark.task("3.4")
+@EXAMPLES
+@given(net=networks(batch=True))
+def test_batch_matches_reference_on_random_batches(mlp, net):
+    """update_batch equals the graders' sum of per-example increments from the old weights (to 1e-10)"""
+    X, D, W1, W2, eta = net
+    call = f"update_batch(X, D, W1, W2, eta={eta!r}) (N={len(X)}, {sizes(W1, W2)})"
+    got = mlp.update_batch(X.copy(), D.copy(), W1.copy(), W2.copy(), eta)
+    expected = reference.update_batch(X, D, W1, W2, eta)
+    got1, got2 = pair(got, call)
+    for g, W, exp, name in ((got2, W2, expected[1], "W2_new"), (got1, W1, expected[0], "W1_new")):
+        check_close(g, exp, name=name, call=call, **TOL, hint=oracles.diagnose_batch(g, W, exp, len(X)))
+
+
+@pytest.mark.task("3.4")
+@EXAMPLES
+@given(net=networks(batch=True))
+def test_batch_of_one_equals_update_example(mlp, net):
+    """update_batch on a batch of one example gives exactly update_example"""
+    X, D, W1, W2, eta = net
+    call = f"update_batch(X[:1], D[:1], W1, W2, eta={eta!r}) vs update_example(X[0], D[0], ...)"
+    expected = pair(mlp.update_example(X[0].copy(), D[0].copy(), W1.copy(), W2.copy(), eta), call)
+    if not all(isinstance(e, np.ndarray) for e in expected):
+        fail(T("update_example did not return two arrays.", "update_example no devolvió dos arrays."))
+    check_update(mlp.update_batch(X[:1].copy(), D[:1].copy(), W1.copy(), W2.copy(), eta), expected, W1, W2,
+                 call)
+
+
+@pytest.mark.task("3.4")
+def test_batch_is_minus_eta_times_gradient_of_batch_error(mlp):
+    """update_batch equals W - eta dE/dW for E summed over the batch (torch.autograd)"""
+    rng = np.random.default_rng(11)
+    for n, n_in, n_hidden, n_out in ((4, 2, 3, 1), (7, 3, 2, 2)):
+        X, D = rng.normal(size=(n, n_in)), rng.uniform(size=(n, n_out))
+        W1, W2 = rng.normal(size=(n_in + 1, n_hidden)), rng.normal(size=(n_hidden + 1, n_out))
+        call = f"update_batch(X, D, W1, W2, eta=0.3) (N={n}, n_in={n_in}, n_hidden={n_hidden}, n_out={n_out})"
+        got1, got2 = pair(mlp.update_batch(X.copy(), D.copy(), W1.copy(), W2.copy(), 0.3), call)
+        exp1, exp2 = oracles.update(X, D, W1, W2, 0.3)
+        check_close(got2, exp2, name="W2_new", call=call, **TOL, hint=oracles.diagnose_batch(got2, W2, exp2, n))
+        check_close(got1, exp1, name="W1_new", call=call, **TOL, hint=oracles.diagnose_batch(got1, W1, exp1, n))
+
+
+@pytest.mark.task("3.4")
+def test_batch_checks_shapes_and_leaves_arguments_unchanged(mlp):
+    """update_batch rejects bad shapes and dtypes with ValueError and does not modify its arguments"""
+    rng = np.random.default_rng(13)
+    arrays = (rng.normal(size=(5, 2)), rng.uniform(size=(5, 1)), rng.normal(size=(3, 2)), rng.normal(size=(3, 1)))
+    copies = tuple(a.copy() for a in arrays)
+    call = "update_batch(X, D, W1, W2, eta=0.5)"
+    pair(mlp.update_batch(*arrays, 0.5), call)
+    _check_unchanged(arrays, copies, call)
+    X, D, W1, W2 = copies
+    for description, args in [("X.shape=(5, 2), D.shape=(4, 1)", (X, D[:4], W1, W2)),
+                              ("X.shape=(5, 3), W1.shape=(3, 2)", (rng.normal(size=(5, 3)), D, W1, W2)),
+                              ("X.shape=(2,)", (X[0], D[:1], W1, W2)),
+                              ("X.dtype=int64", (X.astype(np.int64), D, W1, W2))]:
+        check_raises(ValueError, mlp.update_batch, *args, 0.5, call=f"update_batch(X, D, W1, W2, 0.5) [{description}]",
+                     hint=T("X must be (N, n_in) and D (N, n_out), float arrays. ",
+                            "X debe ser (N, n_in) y D (N, n_out), arrays de floats. ") + SHAPE_HINT)
+
+
+@pytest.mark.task("3.5")
+def test_train_matches_reference_for_a_few_epochs(mlp):
+    """train: the documented seeded initialisation, one full-batch step per epoch and E after each epoch"""
+    rng = np.random.default_rng(17)
+    X, D = rng.normal(size=(6, 3)), rng.uniform(size=(6, 2))
+    call = "train(X, D, n_hidden=4, eta=0.5, epochs=3, seed=7) [X.shape=(6, 3), D.shape=(6, 2)]"
+    result = mlp.train(X.copy(), D.copy(), 4, 0.5, 3, 7)
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
+               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    exp1, exp2, exp_errors = reference.train(X, D, 4, 0.5, 3, 7)
+    hint = T("initialise with rng = np.random.default_rng(seed), W1 = rng.uniform(-1, 1, size=(n_in + 1, n_hidden)) "
+             "then W2 = rng.uniform(-1, 1, size=(n_hidden + 1, n_out)); each epoch is one update_batch on all the "
+             "data, then errors gets E = 1/2 sum (d - y)^2 of the updated network.",
+             "inicializa con rng = np.random.default_rng(seed), W1 = rng.uniform(-1, 1, size=(n_in + 1, n_hidden)) "
+             "y luego W2 = rng.uniform(-1, 1, size=(n_hidden + 1, n_out)); cada época es un update_batch con todos "
+             "los datos y después se añade a errors E = 1/2 sum (d - y)^2 de la red actualizada.")
+    check_close(result[0], exp1, name="W1", call=call, rtol=1e-8, atol=1e-10, hint=hint)
+    check_close(result[1], exp2, name="W2", call=call, rtol=1e-8, atol=1e-10, hint=hint)
+    try:
+        errors = np.array([float(e) for e in result[2]])
+    except (TypeError, ValueError):
+        fail(T("{call}: errors must be a list of floats, got {got!r}.",
+               "{call}: errors debe ser una lista de floats; se obtuvo {got!r}.").format(call=call, got=result[2]))
+    check_close(errors, np.array(exp_errors), name="errors", call=call, rtol=1e-8, atol=1e-10, hint=hint)
+
+
+@pytest.mark.task("3.5")
+def test_train_learns_xor(mlp):
+    """train learns XOR from a fixed seed: all 4 outputs on the right side of 0.5"""
+    s = XOR_SETTINGS
+    call = "train(X_xor, D_xor, n_hidden={n_hidden}, eta={eta}, epochs={epochs}, seed={seed})".format(**s)
+    result = mlp.train(XOR_X.copy(), XOR_D.copy(), s["n_hidden"], s["eta"], s["epochs"], s["seed"])
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
+               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    outputs = [float(oracles.forward(x, result[0], result[1])[1][0]) for x in XOR_X]
+    wrong = [(tuple(x), float(d), round(y, 3))
+             for x, d, y in zip(XOR_X.tolist(), XOR_D[:, 0], outputs) if (y > 0.5) != (d > 0.5)]
+    if wrong:
+        fail(T("after {call} the network still gets XOR wrong on (x, d, y) = {wrong}; outputs {out}.",
+               "tras {call} la red aún se equivoca en XOR en (x, d, y) = {wrong}; salidas {out}.")
+             .format(call=call, wrong=wrong, out=[round(y, 3) for y in outputs]),
+             T("the reference solves it in about a third of these epochs: check the sign of delta_k, "
+               "f' = y_k (1 - y_k), the bias rows and that the batch step sums the increments.",
+               "la referencia lo resuelve en un tercio de estas épocas: revisa el signo de delta_k, "
+               "f' = y_k (1 - y_k), las filas de sesgo y que el paso de batch sume los incrementos."))
+
+
+@pytest.mark.task("3.5")
+def test_train_is_reproducible_and_leaves_data_unchanged(mlp):
+    """train twice with the same seed gives identical results and does not modify X or D"""
+    X, D = XOR_X.copy(), XOR_D.copy()
+    call = "train(X_xor, D_xor, n_hidden=2, eta=1.0, epochs=20, seed=4)"
+    first = mlp.train(X, D, 2, 1.0, 20, 4)
+    second = mlp.train(X, D, 2, 1.0, 20, 4)
+    if not (np.array_equal(X, XOR_X) and np.array_equal(D, XOR_D)):
+        fail(T("{call} modified X or D in place.", "{call} modificó X o D."),
+             T("work on new arrays.", "trabaja con arrays nuevos."))
+    same = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second))
+    if not same:
+        fail(T("{call} gave different results on two calls with the same seed.",
+               "{call} dio resultados distintos en dos llamadas con la misma semilla."),
+             T("draw every random number from np.random.default_rng(seed), created inside train.",
+               "saca todos los números aleatorios de np.random.default_rng(seed), creado dentro de train."))

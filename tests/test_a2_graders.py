@@ -1,0 +1,119 @@
+"""The A2 graders graded: reference, untouched template, realistic buggy submissions and a torch import."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import api, course
+from conftest import ROOT, failed_functions, mutate, reference_source
+
+pytestmark = pytest.mark.slow
+REFERENCE = reference_source("a2", "conv_numpy")
+A2 = course.load_assignment("a2")
+ALL_POINTS = {**A2.points("public"), **A2.points("hidden")}
+LOOPS_VS_TORCH = {"test_loops_small_random_matches_torch", "test_loops_agree_with_torch_on_random_configurations"}
+VECTORIZED_VS_TORCH = {"test_vectorized_small_random_matches_torch",
+                       "test_vectorized_agrees_with_torch_on_random_configurations"}
+
+# name -> (mutations applied to the reference, test functions that must fail; all others must pass)
+MUTANTS = {
+    # True convolution in both forward versions. The deck's kernels are symmetric under a 180-degree
+    # rotation, so only the comparisons with PyTorch on random kernels notice.
+    "kernel_flipped": (
+        [("np.sum(patch * w[f])", "np.sum(patch * w[f, :, ::-1, ::-1])"),
+         ("np.tensordot(windows, w, axes=", "np.tensordot(windows, w[:, :, ::-1, ::-1], axes=")],
+        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH,
+    ),
+    "padding_ignored": (
+        [("x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))", "x_padded = x")],
+        VECTORIZED_VS_TORCH | {"test_classic_kernels_on_a_synthetic_image"},
+    ),
+    "stride_ignored_in_vectorized": (
+        [("windows[:, :, ::sh, ::sw, ::dh, ::dw]", "windows[:, :, :, :, ::dh, ::dw]")],
+        VECTORIZED_VS_TORCH,
+    ),
+    "bias_not_added": (
+        [("                out[n, f] += b[f]\n", "                pass\n"),
+         ("        out = out + b.reshape(1, -1, 1, 1)\n", "        pass\n")],
+        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH,
+    ),
+    "maxpool_backward_spreads_to_the_whole_window": (
+        [("routed = np.where(winner == k, dout, 0.0)", "routed = dout")],
+        {"test_maxpool_backward_deck_example", "test_maxpool_backward_agrees_with_autograd",
+         "test_maxpool_backward_numerical_gradient"},
+    ),
+    "imports_torch": (
+        [("import numpy as np\n", "import numpy as np\nimport torch\n")],
+        set(ALL_POINTS),
+    ),
+}
+
+
+def apply(mutations) -> str:
+    source = REFERENCE
+    for old, new in mutations:
+        source = mutate(source, old, new)
+    return source
+
+
+def test_reference_solution_gets_full_marks():
+    report = api.grade(ROOT / "solutions" / "a2", "a2")
+    assert [t.outcome.feedback for t in report.tests if t.outcome.status != "passed"] == []
+    assert report.score == report.max_score == sum(ALL_POINTS.values())
+
+
+def test_untouched_template_gets_zero_with_not_implemented_everywhere():
+    report = api.grade(ROOT / "student_template" / "a2", "a2")
+    assert report.score == 0
+    assert len(report.tests) == len(ALL_POINTS)
+    for test in report.tests:
+        assert test.outcome.feedback.startswith("Not implemented yet: task "), test.outcome.feedback
+        assert test.outcome.info.task in test.outcome.feedback
+
+
+def test_untouched_template_feedback_in_spanish():
+    report = api.grade(ROOT / "student_template" / "a2", "a2", suites=("public",), language="es")
+    assert all(t.outcome.feedback.startswith("Sin implementar: la tarea") for t in report.tests)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_points(grade_files, name):
+    mutations, must_fail = MUTANTS[name]
+    report = grade_files({"conv_numpy.py": apply(mutations)}, assignment="a2")
+    assert failed_functions(report) == must_fail
+    assert report.score == sum(ALL_POINTS.values()) - sum(ALL_POINTS[f] for f in must_fail)
+    for test in report.tests:
+        if test.outcome.status != "passed":
+            feedback = test.outcome.feedback
+            assert "Traceback" not in feedback and "def test_" not in feedback
+            assert any(word in feedback for word in ("expected", "raised", "imports torch")), feedback
+
+
+@pytest.mark.parametrize("name, words", [
+    ("kernel_flipped", "true convolution (kernel flipped)"),
+    ("padding_ignored", "has shape"),
+    ("stride_ignored_in_vectorized", "has shape"),
+    ("bias_not_added", "the bias is missing"),
+    ("maxpool_backward_spreads_to_the_whole_window", "only to the element that was the maximum"),
+])
+def test_mutant_feedback_names_the_mistake(grade_files, name, words):
+    report = grade_files({"conv_numpy.py": apply(MUTANTS[name][0])}, assignment="a2", suites=("public",))
+    feedback = [t.outcome.feedback for t in report.tests if t.outcome.status == "failed"]
+    assert feedback and any(words in f for f in feedback), feedback
+
+
+def test_torch_import_scores_zero_with_a_clear_message_in_both_languages(grade_files):
+    source = apply(MUTANTS["imports_torch"][0])
+    report = grade_files({"conv_numpy.py": source}, assignment="a2", suites=("public",), language="es")
+    assert report.score == 0
+    for test in report.tests:
+        assert "conv_numpy.py importa torch (línea 23)" in test.outcome.feedback, test.outcome.feedback
+        assert "solo con NumPy" in test.outcome.feedback
+
+
+@pytest.mark.parametrize("line", ["from scipy import signal", "import scipy.ndimage as nd", "from torch.nn import functional",
+                                  "import jax.numpy as jnp", "torch = __import__('torch')"])
+def test_other_forbidden_imports_are_refused(grade_files, line):
+    source = REFERENCE.replace("import numpy as np\n", f"import numpy as np\n{line}\n", 1)
+    report = grade_files({"conv_numpy.py": source}, assignment="a2", suites=("public",))
+    assert report.score == 0
+    assert all("A2 is NumPy only" in t.outcome.feedback for t in report.tests)

@@ -1,0 +1,126 @@
+"""The A3 graders graded: reference, untouched template, realistic buggy submissions and a torch import."""
+from __future__ import annotations
+
+import pytest
+
+from autograder import api, course
+from conftest import ROOT, failed_functions, mutate, reference_source
+
+pytestmark = pytest.mark.slow
+REFERENCE = reference_source("a3", "mlp_backprop")
+A3 = course.load_assignment("a3")
+ALL_POINTS = {**A3.points("public"), **A3.points("hidden")}
+OUTPUT_DELTA = "return (d - y) * y * (1 - y)"
+# Every test that checks an update numerically (against the reference, finite differences or autograd).
+UPDATE_TESTS = {"test_one_update_step_tiny_network", "test_update_matches_reference_on_random_networks",
+                "test_update_is_minus_eta_times_numerical_gradient", "test_update_is_minus_eta_times_autograd_gradient"}
+BATCH_TESTS = {"test_batch_step_on_xor", "test_batch_matches_reference_on_random_batches",
+               "test_batch_is_minus_eta_times_gradient_of_batch_error"}
+DELTA_TESTS = {"test_deltas_worked_example", "test_deltas_match_reference_on_random_networks"}
+
+# name -> (mutations applied to the reference, test functions that must fail; all others must pass)
+MUTANTS = {
+    "output_delta_sign_reversed": (
+        [(OUTPUT_DELTA, "return (y - d) * y * (1 - y)")],
+        DELTA_TESTS | UPDATE_TESTS | BATCH_TESTS
+        | {"test_train_matches_reference_for_a_few_epochs", "test_train_learns_xor"},
+    ),
+    "derivative_y_instead_of_y_one_minus_y": (  # still learns XOR: only the exact checks catch it
+        [(OUTPUT_DELTA, "return (d - y) * y")],
+        DELTA_TESTS | UPDATE_TESTS | BATCH_TESTS | {"test_train_matches_reference_for_a_few_epochs"},
+    ),
+    "hidden_deltas_with_updated_w_jk": (
+        [("= hidden_deltas(h, delta_out, W2)", "= hidden_deltas(h, delta_out, W2_new)")],
+        UPDATE_TESTS | BATCH_TESTS | {"test_train_matches_reference_for_a_few_epochs", "test_train_learns_xor"},
+    ),
+    "bias_rows_not_updated": (  # still learns XOR: only the exact checks catch it
+        [("np.outer(np.append(h, 1.0), delta_out)", "np.outer(np.append(h, 0.0), delta_out)"),
+         ("np.outer(np.append(x, 1.0), delta_hidden)", "np.outer(np.append(x, 0.0), delta_hidden)")],
+        UPDATE_TESTS | BATCH_TESTS | {"test_train_matches_reference_for_a_few_epochs"},
+    ),
+    "batch_mean_instead_of_sum": (  # a batch of one is unaffected
+        [("return W1 + dW1, W2 + dW2", "return W1 + dW1 / len(X), W2 + dW2 / len(X)")],
+        BATCH_TESTS | {"test_train_matches_reference_for_a_few_epochs", "test_train_learns_xor"},
+    ),
+}
+
+
+def apply(mutations) -> str:
+    source = REFERENCE
+    for old, new in mutations:
+        source = mutate(source, old, new)
+    return source
+
+
+def test_reference_solution_gets_full_marks():
+    report = api.grade(ROOT / "solutions" / "a3", "a3")
+    assert [t.outcome.feedback for t in report.tests if t.outcome.status != "passed"] == []
+    assert report.score == report.max_score == sum(ALL_POINTS.values())
+
+
+def test_import_check_finds_deep_learning_libraries_anywhere():
+    from autograder.graders.a3.conftest import forbidden_imports
+    assert forbidden_imports(REFERENCE) == []
+    assert forbidden_imports("import numpy as np\ndef f():\n    from torch import nn\n    import jax.numpy\n") == \
+        ["jax.numpy", "torch"]
+    assert forbidden_imports("def broken(:\n") == []  # the import itself reports syntax errors
+
+
+def test_untouched_template_gets_zero_with_not_implemented_everywhere():
+    report = api.grade(ROOT / "student_template" / "a3", "a3")
+    assert report.score == 0
+    assert len(report.tests) == len(ALL_POINTS)
+    for test in report.tests:
+        assert test.outcome.feedback.startswith("Not implemented yet: task "), test.outcome.feedback
+        assert test.outcome.info.task in test.outcome.feedback
+
+
+def test_untouched_template_feedback_in_spanish():
+    report = api.grade(ROOT / "student_template" / "a3", "a3", suites=("public",), language="es")
+    assert all(t.outcome.feedback.startswith("Sin implementar: la tarea") for t in report.tests)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_points(grade_files, name):
+    mutations, must_fail = MUTANTS[name]
+    report = grade_files({"mlp_backprop.py": apply(mutations)}, assignment="a3")
+    assert failed_functions(report) == must_fail
+    assert report.score == sum(ALL_POINTS.values()) - sum(ALL_POINTS[f] for f in must_fail)
+    for test in report.tests:
+        if test.outcome.status != "passed":
+            feedback = test.outcome.feedback
+            assert "Traceback" not in feedback and "def test_" not in feedback
+            assert "expected" in feedback or "still gets XOR wrong" in feedback, feedback
+
+
+@pytest.mark.parametrize("name, phrase", [
+    ("output_delta_sign_reversed", "the sign is reversed: it is (d_k - y_k)"),
+    ("derivative_y_instead_of_y_one_minus_y", "f'(z) = y_k (1 - y_k), not y_k"),
+    ("bias_rows_not_updated", "the bias row (last row) was not updated"),
+    ("batch_mean_instead_of_sum", "you averaged the increments"),
+])
+def test_mutant_feedback_names_the_mistake(grade_files, name, phrase):
+    report = grade_files({"mlp_backprop.py": apply(MUTANTS[name][0])}, assignment="a3", suites=("public",))
+    feedbacks = [t.outcome.feedback for t in report.tests if t.outcome.status == "failed"]
+    assert any(phrase in f for f in feedbacks), feedbacks
+
+
+def test_importing_torch_scores_zero_with_a_clear_message(grade_files):
+    source = REFERENCE.replace("import numpy as np\n", "import numpy as np\nimport torch.nn as nn\n", 1)
+    report = grade_files({"mlp_backprop.py": source}, assignment="a3", suites=("public",), language="es")
+    assert report.score == 0
+    for test in report.tests:
+        assert "mlp_backprop.py importa torch.nn" in test.outcome.feedback
+        assert "solo con NumPy" in test.outcome.feedback
+
+
+def test_shape_errors_name_the_expected_shape():
+    namespace: dict = {}
+    exec(compile(REFERENCE, "mlp_backprop.py", "exec"), namespace)
+    np = namespace["np"]
+    with pytest.raises(ValueError, match=r"W1 must have shape \(n_in \+ 1, n_hidden\) = \(3, 2\), got \(2, 2\)"):
+        namespace["forward"](np.zeros(2), np.zeros((2, 2)), np.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"W2 must have shape \(n_hidden \+ 1, n_out\) = \(3, \?\), got \(2, 1\)"):
+        namespace["update_example"](np.zeros(2), np.zeros(1), np.zeros((3, 2)), np.zeros((2, 1)), 0.5)
+    with pytest.raises(ValueError, match=r"x must be an array of floats, got dtype int64"):
+        namespace["forward"](np.zeros(2, dtype=np.int64), np.zeros((3, 2)), np.zeros((3, 1)))
