@@ -58,14 +58,6 @@ def test_reference_solution_gets_full_marks():
     assert report.score == report.max_score == sum(ALL_POINTS.values())
 
 
-def test_import_check_finds_deep_learning_libraries_anywhere():
-    from autograder.graders.a3.conftest import forbidden_imports
-    assert forbidden_imports(REFERENCE) == []
-    assert forbidden_imports("import numpy as np\ndef f():\n    from torch import nn\n    import jax.numpy\n") == \
-        ["jax.numpy", "torch"]
-    assert forbidden_imports("def broken(:\n") == []  # the import itself reports syntax errors
-
-
 def test_untouched_template_gets_zero_with_not_implemented_everywhere():
     report = api.grade(ROOT / "student_template" / "a3", "a3")
     assert report.score == 0
@@ -110,7 +102,7 @@ def test_importing_torch_scores_zero_with_a_clear_message(grade_files):
     report = grade_files({"mlp_backprop.py": source}, assignment="a3", suites=("public",), language="es")
     assert report.score == 0
     for test in report.tests:
-        assert "mlp_backprop.py importa torch.nn" in test.outcome.feedback
+        assert "mlp_backprop.py importa torch (línea " in test.outcome.feedback
         assert "solo con NumPy" in test.outcome.feedback
 
 
