@@ -3,7 +3,10 @@
 An assignment that trains has ``graders/<id>/measure.py`` with
 ``calibration_data()`` and ``calibrate(module, data, seed, on_epoch) -> float``
 (the same measurement its hidden grader makes) and a ``[calibration]`` table
-in ``assignment.toml`` with ``seeds`` and ``margin``. The rule:
+in ``assignment.toml`` with ``seeds`` and ``margin``. ``calibrate`` may instead
+return a dict with the measured ``"value"`` and other per-seed numbers worth
+keeping (for example both sides of a comparison); each of those is written as
+a list, one entry per seed, beside the values. The rule:
 
     threshold = (worst seed's value) - margin
 
@@ -45,14 +48,28 @@ def run(assignment_id: str, seeds: list[int] | None = None, on_step=None) -> dic
     measure = importlib.import_module(f"autograder.graders.{assignment_id}.measure")
     reference = _reference_module(assignment)
     data = measure.calibration_data()
-    values = []
+    measured = []
     for seed in seeds:
         label = f"seed {seed}"
         epochs = assignment.budget.get("epochs", 0)
         step = (lambda epoch, history, label=label: on_step(label, epoch + 1, epochs)) if on_step else None
-        values.append(float(measure.calibrate(reference, data, seed, on_epoch=step)))
-    worst, margin = min(values), float(settings["margin"])
-    result = {
+        measured.append(measure.calibrate(reference, data, seed, on_epoch=step))
+    result = summarize(seeds, measured, float(settings["margin"]))
+    write(assignment.calibration_file, assignment, result)
+    return result
+
+
+def summarize(seeds: list[int], measured: list, margin: float) -> dict:
+    """The calibration record: per-seed values, mean, spread, worst, margin, threshold, details.
+
+    Each entry of ``measured`` is a float, or a dict with ``"value"`` and
+    other per-seed numbers, which become lists named after their keys.
+    """
+    values = [float(m["value"]) if isinstance(m, dict) else float(m) for m in measured]
+    keys = [k for k in (measured[0] if isinstance(measured[0], dict) else {}) if k != "value"]
+    details = {k: [round(float(m[k]), 4) for m in measured] for k in keys}
+    worst = min(values)
+    return {
         "seeds": seeds,
         "values": [round(v, 4) for v in values],
         "mean": round(statistics.fmean(values), 4),
@@ -60,9 +77,8 @@ def run(assignment_id: str, seeds: list[int] | None = None, on_step=None) -> dic
         "worst": round(worst, 4),
         "margin": margin,
         "threshold": round(worst - margin, 4),
+        **details,
     }
-    write(assignment.calibration_file, assignment, result)
-    return result
 
 
 def write(path: Path, assignment: course.Assignment, result: dict) -> None:

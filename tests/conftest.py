@@ -50,3 +50,42 @@ def grade_files(tmp_path):
         return api.grade(folder, assignment, **kwargs)
 
     return grade
+
+
+def apply_mutations(source: str, mutations) -> str:
+    """``source`` with every (old, new) of ``mutations`` applied by ``mutate``."""
+    for old, new in mutations:
+        source = mutate(source, old, new)
+    return source
+
+
+def assert_full_marks(report, points: dict[str, float], uncounted=()) -> None:
+    """Every test but the ``uncounted`` ones passed and the score is the sum of ``points``."""
+    counted = [t for t in report.tests if t.outcome.info.function not in uncounted]
+    assert [t.outcome.feedback for t in counted if t.outcome.status != "passed"] == []
+    assert report.score == report.max_score == sum(v for f, v in points.items() if f not in uncounted)
+
+
+def assert_not_implemented_everywhere(report, points: dict[str, float], uncounted=()) -> None:
+    """An untouched template: 0 points, every test present and answered "Not implemented yet: task N.M"."""
+    assert report.score == 0
+    assert {t.outcome.info.function for t in report.tests} == set(points)
+    for test in report.tests:
+        if test.outcome.info.function in uncounted:
+            continue
+        assert test.outcome.feedback.startswith("Not implemented yet: task "), test.outcome.feedback
+        assert test.outcome.info.task in test.outcome.feedback
+
+
+def assert_loses_exactly(report, points: dict[str, float], must_fail: set[str], uncounted=(),
+                         feedback_words=("expected",)) -> None:
+    """A mutant fails exactly ``must_fail`` (ignoring ``uncounted``), loses exactly their points, and
+    each failure's feedback is clean (no traceback, no test source) and contains one of ``feedback_words``."""
+    assert failed_functions(report) - set(uncounted) == must_fail
+    total = sum(v for f, v in points.items() if f not in uncounted)
+    assert report.score == total - sum(points[f] for f in must_fail)
+    for test in report.tests:
+        if test.outcome.status not in ("passed", "skipped"):
+            feedback = test.outcome.feedback
+            assert "Traceback" not in feedback and "def test_" not in feedback, feedback
+            assert any(word in feedback for word in feedback_words), feedback

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from autograder import api, course, data
-from conftest import ROOT, failed_functions, mutate, reference_source
+from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
+                      assert_not_implemented_everywhere, reference_source)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     data.detect_layout(data.cifar10_root()) is None,
@@ -40,34 +41,23 @@ MUTANTS = {
 }
 
 
-def counted(report):
-    return [t for t in report.tests if t.outcome.info.function != GPU]
-
-
 def test_reference_gets_full_marks_and_the_gpu_test_skips_visibly():
     report = api.grade(ROOT / "solutions" / "a4", "a4")
-    assert [t.outcome.feedback for t in counted(report) if t.outcome.status != "passed"] == []
-    assert report.score == report.max_score == sum(POINTS.values()) - POINTS[GPU]
+    assert_full_marks(report, POINTS, uncounted={GPU})
     gpu = next(t for t in report.tests if t.outcome.info.function == GPU)
     assert gpu.outcome.status == "skipped" and "no CUDA GPU" in gpu.outcome.feedback
 
 
 def test_untouched_template_gets_zero_with_not_implemented():
     report = api.grade(ROOT / "student_template" / "a4", "a4")
-    assert report.score == 0
-    for test in counted(report):
-        assert test.outcome.feedback.startswith("Not implemented yet: task 4."), test.outcome.feedback
+    assert_not_implemented_everywhere(report, POINTS, uncounted={GPU})
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_loses_exactly_its_points(grade_files, name):
     mutations, must_fail = MUTANTS[name]
-    source = REFERENCE
-    for old, new in mutations:
-        source = mutate(source, old, new)
-    report = grade_files({"cifar_cnn.py": source}, assignment="a4")
-    assert failed_functions(report) - {GPU} == must_fail
-    assert report.score == sum(POINTS.values()) - POINTS[GPU] - sum(POINTS[f] for f in must_fail)
+    report = grade_files({"cifar_cnn.py": apply_mutations(REFERENCE, mutations)}, assignment="a4")
+    assert_loses_exactly(report, POINTS, must_fail, uncounted={GPU}, feedback_words=("expected", "Hint:"))
 
 
 def test_calibration_follows_the_stated_rule():

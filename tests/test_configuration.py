@@ -50,7 +50,7 @@ def test_task_functions_exist_in_the_solution(assignment_id):
     defined = set()
     for module in assignment.modules:
         tree = ast.parse((ROOT / "solutions" / assignment_id / f"{module}.py").read_text(encoding="utf-8"))
-        defined |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        defined |= {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     for task in assignment.tasks.values():
         assert set(task.functions) <= defined, task
 

@@ -1,0 +1,306 @@
+"""A5 - Regularization / Regularización.
+
+The regularizers of the decks, written by hand and tried on the LeNet-style
+network of A4 trained on a small CIFAR-10 subset, where it overfits:
+
+- the L2 penalty of the PUC deck, J^(theta) = J(theta) + lambda * sum_w w^2,
+  over the weights only, and its equivalence with SGD's ``weight_decay``;
+- inverted dropout (p = probability of dropping a unit);
+- early stopping with patience that keeps the best weights;
+- data augmentation: random horizontal flips and random crops.
+
+"Weights" in this assignment: the ``weight`` parameter of every
+``nn.Conv1d/2d/3d`` and ``nn.Linear`` layer. Biases and the parameters of
+normalization layers are not weights and are never penalized.
+
+Shapes: images arrive as uint8 arrays (N, 32, 32, 3) in [0, 255] and labels
+as (N,) ints in 0..9; the network takes float tensors (N, 3, 32, 32) (NCHW).
+"""
+import copy
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Per-channel mean and standard deviation of the CIFAR-10 training images in [0, 1] (as in A4).
+MEAN = (0.4913, 0.4821, 0.4465)
+STD = (0.2452, 0.2428, 0.2606)
+
+# Layers whose ``weight`` parameter is a weight in the sense of the L2 penalty.
+WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+
+
+# Task 5.1: the weights of a model (weight_parameters)
+def weight_parameters(model):
+    """The weights of ``model``: the ``weight`` tensor of each Conv1d/2d/3d and Linear layer.
+
+    Biases and the parameters of other layers (BatchNorm's scale and shift,
+    for example) are not included.
+
+    Args:
+        model: an ``nn.Module``.
+
+    Returns:
+        A list of ``nn.Parameter``, in the order of ``model.modules()``, each
+        parameter once.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Task 5.1: the L2 penalty (l2_penalty)
+def l2_penalty(model, lam):
+    """``lam * sum w^2`` over the weights of ``model`` (see ``weight_parameters``), biases excluded.
+
+    Args:
+        model: an ``nn.Module``.
+        lam: the regularization strength lambda (a float >= 0).
+
+    Returns:
+        A scalar tensor (shape ``()``), differentiable: its gradient with
+        respect to a weight ``w`` is ``2 * lam * w``, and 0 for every other
+        parameter.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Task 5.2: one training step with the explicit penalty (l2_training_step)
+def l2_training_step(model, xb, yb, optimizer, lam):
+    """One step on the penalized loss: zero_grad, forward, cross-entropy + ``l2_penalty(model, lam)``,
+    backward, step.
+
+    Args:
+        model: the network (in training mode, on the device of ``xb``).
+        xb: a batch of inputs; yb: int64 labels (N,).
+        optimizer: a ``torch.optim`` optimizer without weight decay of its own.
+        lam: lambda of the penalty.
+
+    Returns:
+        The cross-entropy of the batch before the step (a float, the data term only).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Task 5.2: the same regularization inside SGD (sgd_with_weight_decay)
+def sgd_with_weight_decay(model, lr, lam, momentum=0.0):
+    """``torch.optim.SGD`` that applies the L2 penalty ``lam * sum w^2`` through ``weight_decay``.
+
+    The gradient of ``lam * w^2`` is ``2 * lam * w``, so the weights go in a
+    parameter group with ``weight_decay = 2 * lam`` and every other parameter
+    (biases...) in a group with ``weight_decay = 0``. Steps on the plain
+    cross-entropy with this optimizer equal, step by step, steps of
+    ``l2_training_step`` with a plain SGD (same lr and momentum).
+
+    Returns:
+        A ``torch.optim.SGD`` with two parameter groups (weights first), each
+        parameter of the model in exactly one group.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Task 5.3: inverted dropout (dropout)
+def dropout(x, p, training=True, generator=None):
+    """Inverted dropout: in training, each element is zeroed with probability ``p`` and the kept
+    ones are scaled by ``1 / (1 - p)``, so the expected value of every element is unchanged;
+    outside training it is the identity.
+
+    Args:
+        x: a float tensor of any shape.
+        p: drop probability, 0 <= p < 1.
+        training: False (evaluation) returns ``x`` unchanged.
+        generator: the ``torch.Generator`` drawing the mask (None: torch's global one).
+
+    Returns:
+        A tensor shaped like ``x``. Each element is kept independently with
+        probability ``1 - p``.
+
+    Raises:
+        ValueError: if ``p`` is not in [0, 1).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+class Dropout(nn.Module):
+    """Inverted dropout as a layer: ``dropout(x, p, self.training, generator)``.
+
+    ``model.train()`` / ``model.eval()`` switch it on and off like ``nn.Dropout``.
+    """
+
+    def __init__(self, p=0.5, generator=None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
+        self.p, self.generator = p, generator
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+# Task 5.4: early stopping with patience (EarlyStopping)
+class EarlyStopping:
+    """Stop training when the validation metric has not improved for ``patience`` epochs in a row,
+    and give back the weights of the best epoch.
+
+    Call ``step(metric, model)`` once per epoch, after evaluating on the
+    validation set. An epoch improves when its metric is better than the best
+    so far by more than ``min_delta`` (higher for ``mode="max"``, accuracy;
+    lower for ``mode="min"``, loss); the first epoch always improves.
+
+    Attributes:
+        best: the best metric so far (None before the first step).
+        best_epoch: index (0, 1, ...) of the step that gave ``best``.
+        bad_epochs: epochs in a row without improvement.
+        epoch: index of the last step (-1 before the first).
+        best_state: a copy of the best weights (a ``state_dict`` whose tensors
+            do not change when the model keeps training), None before the first step.
+    """
+
+    def __init__(self, patience, mode="max", min_delta=0.0):
+        if patience < 1 or mode not in ("max", "min"):
+            raise ValueError("patience must be >= 1 and mode 'max' or 'min'")
+        self.patience, self.mode, self.min_delta = patience, mode, min_delta
+        self.best, self.best_epoch, self.bad_epochs = None, None, 0
+        self.epoch = -1
+        self.best_state = None
+
+    def step(self, metric, model):
+        """Record this epoch's ``metric``; keep a copy of ``model``'s weights if it is the best so far.
+
+        Returns:
+            True when ``patience`` epochs in a row have not improved; the model
+            then holds the best weights again (as after ``restore``). False otherwise.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def restore(self, model):
+        """Load the best weights seen so far into ``model`` (nothing before the first step)."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+
+# Task 5.5: random horizontal flip (random_horizontal_flip)
+def random_horizontal_flip(x, generator, p=0.5):
+    """Mirror each image of the batch left-right, independently, with probability ``p``.
+
+    Args:
+        x: float tensor (N, C, H, W); not modified.
+        generator: ``torch.Generator`` (CPU) deciding which images are flipped.
+        p: probability of flipping each image.
+
+    Returns:
+        A new tensor (N, C, H, W): image i is ``x[i]`` or ``x[i].flip(-1)``.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Task 5.5: random crop with zero padding (random_crop)
+def random_crop(x, generator, padding=4):
+    """Pad each image with ``padding`` zeros on every side, then cut an H x W window at a random
+    position, independently for each image (CIFAR-10's classic 32x32 crop of the 40x40 padded image).
+
+    Zero is the mean colour of normalized images. The window's top-left
+    corner (dy, dx) in the padded image is uniform over 0..2*padding in each
+    direction, so the image moves by up to ``padding`` pixels.
+
+    Args:
+        x: float tensor (N, C, H, W); not modified.
+        generator: ``torch.Generator`` (CPU) drawing the positions.
+        padding: int >= 0.
+
+    Returns:
+        A new tensor (N, C, H, W).
+
+    Raises:
+        ValueError: if ``padding`` is negative.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
+
+
+# Provided (as in A4, not graded): tensors, the network, accuracy.
+def to_tensors(images, labels):
+    """uint8 images (N, 32, 32, 3) -> normalized float32 (N, 3, 32, 32); labels -> int64 (N,)."""
+    scaled = np.asarray(images, dtype=np.float32) / 255.0
+    normalized = (scaled - np.array(MEAN, dtype=np.float32)) / np.array(STD, dtype=np.float32)
+    return (torch.from_numpy(np.ascontiguousarray(normalized.transpose(0, 3, 1, 2))),
+            torch.from_numpy(np.asarray(labels).astype(np.int64)))
+
+
+def build_lenet(dropout=0.0):
+    """The LeNet-style CNN of A4 (62,006 parameters), with a ``Dropout(dropout)`` of this module
+    before each fully connected layer when ``dropout > 0``."""
+    layers = [nn.Conv2d(3, 6, kernel_size=5), nn.ReLU(), nn.MaxPool2d(kernel_size=2),
+              nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(), nn.MaxPool2d(kernel_size=2), nn.Flatten()]
+    for n_in, n_out in ((400, 120), (120, 84), (84, 10)):
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+        layers.append(nn.Linear(n_in, n_out))
+        if n_out != 10:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def accuracy(model, x, y, device="cpu", batch_size=1000):
+    """Fraction of (x, y) that ``model`` classifies correctly, in eval mode and without a graph."""
+    model.train(False)  # evaluation mode: dropout off
+    hits = 0
+    with torch.inference_mode():
+        for i in range(0, len(y), batch_size):
+            predicted = model(x[i:i + batch_size].to(device)).argmax(dim=1).cpu()
+            hits += int((predicted == y[i:i + batch_size]).sum())
+    return hits / len(y)
+
+
+# Task 5.6: the overfitting experiment (fit)
+def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, batch_size=64, l2=0.0,
+        dropout=0.0, augment=False, patience=None, val_images=None, val_labels=None, device="cpu",
+        seed=0, on_epoch=None):
+    """Train ``build_lenet(dropout)`` with SGD (momentum 0.9) and the chosen regularizers.
+
+    Seeds torch with ``seed`` before building the model, and draws the
+    shuffling and the augmentation from a ``torch.Generator`` seeded with
+    ``seed``. Every training step is ``l2_training_step(..., lam=l2)``; with
+    ``augment`` each training batch goes through ``random_horizontal_flip``
+    then ``random_crop`` (padding 4) first. After each epoch the model is
+    evaluated (``accuracy``, eval mode) on the un-augmented training images,
+    on the test images and, if given, on the validation images.
+
+    With ``patience``, early stopping (``EarlyStopping(patience)``, mode
+    "max") watches the validation accuracy, stops when it says so, and the
+    returned model has the weights of the best validation epoch. Early
+    stopping never looks at the test set.
+
+    Args:
+        train_images, test_images, val_images: uint8 arrays (N, 32, 32, 3).
+        train_labels, test_labels, val_labels: int arrays (N,).
+        epochs: maximum number of passes over the training set.
+        lr, batch_size: of SGD (momentum 0.9).
+        l2: lambda of the L2 penalty (0: none).
+        dropout: drop probability of the dropout layers (0: none).
+        augment: random flips and crops of the training batches.
+        patience: early-stopping patience (None: train all epochs).
+        device: "cpu" or "cuda".
+        seed: seed of the run.
+        on_epoch: if given, called as ``on_epoch(epoch, history)`` after each epoch.
+
+    Returns:
+        (model, history); history is a dict of lists with one value per
+        epoch trained: "train_loss" (mean cross-entropy during the epoch),
+        "train_accuracy", "test_accuracy", and "val_accuracy" when a
+        validation set is given.
+
+    Raises:
+        ValueError: if ``patience`` is given without a validation set.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError()
