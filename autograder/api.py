@@ -20,9 +20,11 @@ __all__ = ["grade", "CourseError", "GraderError"]
 
 def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidden"), language: str = "en",
           test_timeout: float | None = None, total_timeout: float | None = None,
-          on_progress=None, on_step=None) -> report.Report:
+          on_progress=None, on_step=None, select: str | None = None) -> report.Report:
     """Grade the folder ``submission`` (laid out like ``student_template/<id>/``).
 
+    ``select`` (a pytest ``-k`` expression over test names) grades only the matching
+    tests, for example to re-run one test; the report then holds only those.
     Raises CourseError or GraderError when grading itself cannot run; a broken
     submission never raises, it loses points.
     """
@@ -33,7 +35,7 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
                          memory_mb=assignment.memory_mb, language=language, on_progress=on_progress,
-                         on_step=on_step)
+                         on_step=on_step, select=select)
     start = time.monotonic()
     with feedback_language(language):
         outcomes, broken = run_tests(assignment, list(suites), submission, options)

@@ -2,7 +2,8 @@
 
 Every assignment ``aN`` has a folder ``autograder/graders/aN/`` with:
 
-- ``assignment.toml``: title, student modules, tasks, limits, thresholds;
+- ``assignment.toml``: title, student modules, tasks, limits, thresholds, and
+  ``requirements``: packages its students need beyond the course's usual ones;
 - ``public/``: grader tests shipped to students, with ``points.toml``;
 - ``hidden/``: grader tests that never leave the instructors, with ``points.toml``.
 
@@ -51,6 +52,7 @@ class Assignment:
     visibility: dict[str, str]
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    requirements: tuple[str, ...] = ()
 
     @property
     def graders_dir(self) -> Path:
@@ -112,4 +114,5 @@ def load_assignment(assignment_id: str) -> Assignment:
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
         budget=data.get("budget", {}),
         calibration=data.get("calibration", {}),
+        requirements=tuple(data.get("requirements", ())),
     )

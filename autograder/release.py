@@ -38,7 +38,7 @@ STUDENT_README = """# {id}: {title}
 4. Submit the `.py` module(s) and the notebook.
 """
 
-REQUIREMENTS = "torch\ntorchvision\nnumpy\npytest\nhypothesis\nclick\nrich\n"
+REQUIREMENTS = "torch\ntorchvision\nnumpy\npytest\nhypothesis\nclick\nrich\nmatplotlib\n"  # matplotlib: the notebooks plot
 
 
 def hidden_test_names(assignment: course.Assignment) -> set[str]:
@@ -130,7 +130,8 @@ def build(assignment_id: str, out: Path) -> list[Path]:
     notebooks = sorted(p.name for p in out.glob("*.ipynb"))
     (out / "README.md").write_text(STUDENT_README.format(
         id=assignment.id, title=assignment.title, notebook=", ".join(notebooks) or "the notebook"), encoding="utf-8")
-    (out / "requirements.txt").write_text(REQUIREMENTS, encoding="utf-8")
+    (out / "requirements.txt").write_text(REQUIREMENTS + "".join(f"{r}\n" for r in assignment.requirements),
+                                          encoding="utf-8")
     leaks = find_leaks(out, assignment, root)
     if leaks:
         shutil.rmtree(out)

@@ -57,6 +57,7 @@ class RunOptions:
     language: str = "en"
     on_progress: object = None  # callable(done: int, total: int, outcome: TestOutcome | None)
     on_step: object = None  # callable(label: str, done: int, total: int): progress inside a long test
+    select: str | None = None  # a pytest -k expression: grade only the matching tests (None: all)
 
 
 @dataclass
@@ -125,6 +126,8 @@ def _start_child(assignment, paths, submission, scratch, attempt, remaining, bro
             "--import-mode=importlib",
             "--ag-assignment", assignment.id, "--ag-submission", str(Path(submission).resolve()),
             "--ag-events", str(events)]
+    if options.select:
+        args += ["-k", options.select]
     if remaining is not None:
         only = scratch / f"only-{attempt}.json"
         only.write_text(json.dumps(remaining), encoding="utf-8")

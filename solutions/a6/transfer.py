@@ -1,0 +1,305 @@
+"""A6 - Transfer learning / Aprendizaje por transferencia.
+
+The three steps of the UMA deck (uma-pytorch-ii-cnn, "Transfer learning"):
+
+  a. load a network pretrained on ImageNet ("Carga red pre-entrenada"):
+     ``autograder.backbones.load_backbone(name)``;
+  b. replace its non-convolutional head with a new one for the 10 CIFAR-10
+     classes ("Modifica capas a conveniencia (no convolucionales)");
+  c. freeze the convolutional part and retrain with a low learning rate
+     ("Re-entrena con LR baja"): the optimizer only gets the trainable
+     parameters, the head.
+
+Then the second variant of the UNED deck, fine-tuning ("2. Finetunning"):
+everything is unfrozen and trained, the pretrained part with a smaller
+learning rate than the new head (two parameter groups).
+
+"Frozen" means the backbone computes exactly what it computed on ImageNet:
+its parameters get no updates (``requires_grad = False``) *and* its
+BatchNorm layers stay in eval mode while the head trains, so their running
+mean and variance are not overwritten by CIFAR-10 batch statistics.
+
+Shapes: images arrive as uint8 arrays (N, 32, 32, 3) in [0, 255], labels
+as (N,) ints in 0..9. A ``Backbone`` (from ``load_backbone``) carries
+``model``, ``mean``, ``std`` (the normalization of its ImageNet training),
+``head`` (the name of the head attribute: ``model.classifier`` or
+``model.fc``) and ``num_features`` (the head's input features).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograder.backbones import load_backbone
+
+BACKBONE = "efficientnet_lite0"   # available offline; "resnet18", "mobilenet_v3_small", "vgg16" with torchvision weights
+SIZE = 64                         # CIFAR-10's 32x32 images upsampled: ImageNet features need larger objects
+
+
+def make_loader(x, y, batch_size, shuffle, seed=0):
+    """Given: a DataLoader of (x, y) mini-batches, shuffled with a seeded generator (as in A4)."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
+                                       shuffle=shuffle, generator=generator)
+
+
+# Task 6.1: the input pipeline of a pretrained network (to_tensors)
+def to_tensors(images, labels, mean, std, size=SIZE):
+    """Images as the pretrained network expects them, labels as int64.
+
+    Args:
+        images: uint8 array (N, 32, 32, 3), values 0..255.
+        labels: int array (N,).
+        mean, std: per-channel normalization of the backbone (3 floats each).
+        size: side of the resized images.
+
+    Returns:
+        x: float32 tensor (N, 3, size, size): values scaled to [0, 1], resized with
+           ``F.interpolate(..., size=(size, size), mode="bilinear", align_corners=False)``,
+           then each channel c standardized: (value - mean[c]) / std[c].
+        y: int64 tensor (N,).
+    """
+    ### BEGIN SOLUTION
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).float().div(255)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
+    return x.contiguous(), torch.as_tensor(labels, dtype=torch.int64)
+    ### END SOLUTION
+
+
+# Task 6.2: step b, a new head for 10 classes (replace_head)
+def replace_head(backbone, num_classes=10):
+    """Replace ``backbone.model``'s head (the attribute named ``backbone.head``) by a new
+    ``nn.Linear(backbone.num_features, num_classes)``.
+
+    Returns:
+        The new head module (now also ``getattr(backbone.model, backbone.head)``).
+    """
+    ### BEGIN SOLUTION
+    head = nn.Linear(backbone.num_features, num_classes)
+    setattr(backbone.model, backbone.head, head)
+    return head
+    ### END SOLUTION
+
+
+# Task 6.3: step c, freeze the convolutional part (freeze_backbone, train_mode)
+def freeze_backbone(model, head):
+    """Freeze every parameter of ``model`` except those of its head.
+
+    Args:
+        model: the network; ``getattr(model, head)`` is its head.
+        head: the name of the head attribute ("classifier", "fc").
+
+    After the call, ``p.requires_grad`` is False for the backbone's parameters
+    and True for the head's. Returns nothing.
+    """
+    ### BEGIN SOLUTION
+    for p in model.parameters():
+        p.requires_grad = False
+    for p in getattr(model, head).parameters():
+        p.requires_grad = True
+    ### END SOLUTION
+
+
+def train_mode(model):
+    """``model.train()``, except that every BatchNorm layer whose parameters are all
+    frozen goes back to eval mode, so its running statistics stay the pretrained ones.
+
+    With nothing frozen (fine-tuning) this is ``model.train()``. Returns nothing.
+    """
+    ### BEGIN SOLUTION
+    model.train()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if not any(p.requires_grad for p in module.parameters()):
+                module.eval()
+    ### END SOLUTION
+
+
+# Task 6.4: step c, an optimizer over the trainable parameters only (make_optimizer)
+def make_optimizer(model, lr):
+    """``torch.optim.Adam`` over the parameters of ``model`` that require gradients, learning rate ``lr``.
+
+    After ``freeze_backbone`` that is the head only: frozen parameters never
+    reach the optimizer.
+    """
+    ### BEGIN SOLUTION
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    ### END SOLUTION
+
+
+# Task 6.5: training and evaluation loops (train_one_epoch, evaluate)
+def train_one_epoch(model, loader, optimizer, device):
+    """One pass over ``loader`` in ``train_mode``: for each batch zero_grad, forward,
+    cross-entropy loss, backward, step. Batches are moved to ``device``.
+
+    Returns:
+        The mean training loss over the examples of the epoch (a float).
+    """
+    ### BEGIN SOLUTION
+    train_mode(model)
+    total, count = 0.0, 0
+    for xb, yb in loader:
+        xb, yb = xb.to(device), yb.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(yb)
+        count += len(yb)
+    return total / count
+    ### END SOLUTION
+
+
+def evaluate(model, loader, device):
+    """Mean cross-entropy loss and accuracy of ``model`` on ``loader``, in eval mode, under ``torch.no_grad()``.
+
+    Returns:
+        (loss, accuracy): floats, accuracy in [0, 1].
+    """
+    ### BEGIN SOLUTION
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    with torch.no_grad():
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            logits = model(xb)
+            total += F.cross_entropy(logits, yb, reduction="sum").item()
+            correct += (logits.argmax(dim=1) == yb).sum().item()
+            count += len(yb)
+    return total / count, correct / count
+    ### END SOLUTION
+
+
+# Task 6.6: features of the frozen backbone, computed once (extract_features)
+def extract_features(model, head, x, batch_size=500, device="cpu"):
+    """What the frozen backbone gives the head: ``model``'s output with its head replaced by
+    ``nn.Identity()``, in eval mode, without building a graph, ``batch_size`` images at a time.
+
+    The head is put back before returning, and ``model`` is left in eval mode.
+
+    Args:
+        model: the network (on ``device``); ``head``: the name of its head attribute.
+        x: float tensor (N, 3, H, W) on the CPU, already normalized.
+
+    Returns:
+        float32 tensor (N, num_features) on the CPU.
+    """
+    ### BEGIN SOLUTION
+    original = getattr(model, head)
+    setattr(model, head, nn.Identity())
+    model.eval()
+    try:
+        with torch.no_grad():
+            features = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
+    finally:
+        setattr(model, head, original)
+    return torch.cat(features)
+    ### END SOLUTION
+
+
+# Task 6.7: the frozen variant end to end (fit_frozen)
+def fit_frozen(train_images, train_labels, test_images, test_labels, *, backbone=BACKBONE, size=SIZE,
+               epochs, lr, batch_size=128, device="cpu", seed=0, on_epoch=None):
+    """Transfer learning with a frozen backbone: steps a, b and c.
+
+    Seeds torch with ``seed``, loads the pretrained ``backbone`` (step a), replaces its head
+    (step b, after seeding, so the same seed gives the same head), freezes the rest and
+    builds the optimizer with ``make_optimizer(model, lr)`` (step c). As the frozen backbone
+    with its BatchNorm in eval mode is a fixed function, its features are computed once
+    (``extract_features``) and only the head is trained on them, ``epochs`` passes of
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluated on the test
+    features after every epoch.
+
+    Args:
+        train_images, test_images: uint8 arrays (N, 32, 32, 3); train_labels, test_labels: (N,).
+        backbone: name for ``load_backbone``; size: input side for ``to_tensors``.
+        epochs, lr, batch_size: training budget of the head.
+        device: where the model and batches live ("cpu" or "cuda").
+        on_epoch: if given, called as ``on_epoch(epoch, history)`` after each epoch.
+
+    Returns:
+        (model, history): the whole network (frozen backbone + trained head, on ``device``)
+        and a dict of lists, one value per epoch: "train_loss", "test_loss", "test_accuracy".
+    """
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    pretrained = load_backbone(backbone)
+    model = pretrained.model
+    head = replace_head(pretrained, 10)
+    freeze_backbone(model, pretrained.head)
+    model.to(device)
+    optimizer = make_optimizer(model, lr)
+    x_train, y_train = to_tensors(train_images, train_labels, pretrained.mean, pretrained.std, size)
+    x_test, y_test = to_tensors(test_images, test_labels, pretrained.mean, pretrained.std, size)
+    f_train = extract_features(model, pretrained.head, x_train, device=device)
+    f_test = extract_features(model, pretrained.head, x_test, device=device)
+    train_loader = make_loader(f_train, y_train, batch_size, shuffle=True, seed=seed)
+    test_loader = make_loader(f_test, y_test, 1000, shuffle=False)
+    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
+    for epoch in range(epochs):
+        history["train_loss"].append(train_one_epoch(head, train_loader, optimizer, device))
+        test_loss, test_accuracy = evaluate(head, test_loader, device)
+        history["test_loss"].append(test_loss)
+        history["test_accuracy"].append(test_accuracy)
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+    model.eval()
+    return model, history
+    ### END SOLUTION
+
+
+# Task 6.8: fine-tuning, everything unfrozen, a smaller learning rate for the backbone (unfreeze, finetune_optimizer, fine_tune)
+def unfreeze(model):
+    """Every parameter of ``model`` requires gradients again. Returns nothing."""
+    ### BEGIN SOLUTION
+    for p in model.parameters():
+        p.requires_grad = True
+    ### END SOLUTION
+
+
+def finetune_optimizer(model, head, lr, backbone_lr):
+    """``torch.optim.Adam`` with two parameter groups: the backbone's parameters (every parameter
+    outside ``getattr(model, head)``) with learning rate ``backbone_lr``, then the head's with ``lr``.
+
+    Returns:
+        The optimizer; ``optimizer.param_groups[0]`` is the backbone, ``[1]`` the head.
+    """
+    ### BEGIN SOLUTION
+    head_ids = {id(p) for p in getattr(model, head).parameters()}
+    backbone_params = [p for p in model.parameters() if id(p) not in head_ids]
+    return torch.optim.Adam([{"params": backbone_params, "lr": backbone_lr},
+                             {"params": list(getattr(model, head).parameters()), "lr": lr}])
+    ### END SOLUTION
+
+
+def fine_tune(model, head, x_train, y_train, x_test, y_test, *, epochs, lr, backbone_lr, batch_size=64,
+              device="cpu", seed=0, on_epoch=None):
+    """Fine-tune ``model`` (for example the result of ``fit_frozen``): ``unfreeze`` it, build
+    ``finetune_optimizer(model, head, lr, backbone_lr)`` and run ``epochs`` passes of
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating after each.
+
+    Args:
+        x_train, x_test: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_test: int64 (N,).
+
+    Returns:
+        (model, history) as in ``fit_frozen``.
+    """
+    ### BEGIN SOLUTION
+    torch.manual_seed(seed)
+    model.to(device)
+    unfreeze(model)
+    optimizer = finetune_optimizer(model, head, lr, backbone_lr)
+    train_loader = make_loader(x_train, y_train, batch_size, shuffle=True, seed=seed)
+    test_loader = make_loader(x_test, y_test, 500, shuffle=False)
+    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
+    for epoch in range(epochs):
+        history["train_loss"].append(train_one_epoch(model, train_loader, optimizer, device))
+        test_loss, test_accuracy = evaluate(model, test_loader, device)
+        history["test_loss"].append(test_loss)
+        history["test_accuracy"].append(test_accuracy)
+        if on_epoch is not None:
+            on_epoch(epoch, history)
+    return model, history
+    ### END SOLUTION

