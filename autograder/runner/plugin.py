@@ -188,6 +188,19 @@ def progress(request):
     return report
 
 
+@pytest.fixture(scope="session")
+def cifar():
+    """Real CIFAR-10 for graders that train: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3).
+
+    Tests using it are skipped, with the reason, where the data set is not configured.
+    """
+    from autograder import data
+    try:
+        return data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False)
+    except data.DatasetNotFound as exc:
+        pytest.skip(f"grader configuration: {exc}")
+
+
 def _task_of(item) -> str | None:
     marker = item.get_closest_marker("task")
     return str(marker.args[0]) if marker and marker.args else None

@@ -37,10 +37,9 @@ SIZE = 64                         # CIFAR-10's 32x32 images upsampled: ImageNet 
 
 def make_loader(x, y, batch_size, shuffle, seed=0):
     """Given: a DataLoader of (x, y) mini-batches, shuffled with a seeded generator (as in A4)."""
-    generator = torch.Generator()
-    generator.manual_seed(seed)
-    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
-                                       shuffle=shuffle, generator=generator)
+    pairs = torch.utils.data.TensorDataset(x, y)
+    return torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=shuffle,
+                                       generator=torch.Generator().manual_seed(seed))
 
 
 # Task 6.1: the input pipeline of a pretrained network (to_tensors)

@@ -12,15 +12,6 @@ def cnn(submission):
 
 
 @pytest.fixture(scope="session")
-def cifar():
-    """Real CIFAR-10: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3)."""
-    try:
-        return data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False)
-    except data.DatasetNotFound as exc:
-        pytest.skip(f"grader configuration: {exc}")
-
-
-@pytest.fixture(scope="session")
 def small_cifar(cifar):
     """A stratified random subset of the real images: 2,000 for training, 500 for testing."""
     (train_x, train_y), (test_x, test_y) = cifar

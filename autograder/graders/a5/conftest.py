@@ -2,7 +2,6 @@
 import pytest
 import torch
 
-from autograder import data
 from autograder.graders.a5 import measure
 
 
@@ -17,15 +16,6 @@ def one_thread():
 def reg(submission):
     """The student's regularization module."""
     return submission.module("regularization")
-
-
-@pytest.fixture(scope="session")
-def cifar():
-    """Real CIFAR-10: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3)."""
-    try:
-        return data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False)
-    except data.DatasetNotFound as exc:
-        pytest.skip(f"grader configuration: {exc}")
 
 
 @pytest.fixture(scope="session")

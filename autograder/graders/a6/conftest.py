@@ -13,15 +13,6 @@ def tl(submission):
 
 
 @pytest.fixture(scope="session")
-def cifar():
-    """Real CIFAR-10: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3)."""
-    try:
-        return data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False)
-    except data.DatasetNotFound as exc:
-        pytest.skip(f"grader configuration: {exc}")
-
-
-@pytest.fixture(scope="session")
 def graded_subset(cifar):
     """The budget's stratified subset: 5,000 training and 2,000 test images."""
     return measure.subset(*cifar)
