@@ -9,7 +9,6 @@ copied unchanged.
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import nbformat

@@ -189,6 +189,29 @@ def progress(request):
 
 
 @pytest.fixture(scope="session")
+def once():
+    """``once(key, compute)``: ``compute()`` the first time ``key`` is asked for in this grading run.
+
+    Later calls give the same result, or raise the same exception, so one long
+    training run serves every test that looks at it and fails them alike.
+    """
+    results = {}
+
+    def run(key, compute):
+        if key not in results:
+            try:
+                results[key] = (True, compute())
+            except BaseException as exc:  # pytest's skip/fail outcomes too: every caller sees them
+                results[key] = (False, exc)
+        ok, value = results[key]
+        if not ok:
+            raise value
+        return value
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def cifar():
     """Real CIFAR-10 for graders that train: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3).
 

@@ -296,11 +296,11 @@ def test_train_is_reproducible_and_leaves_data_unchanged(mlp):
     first = mlp.train(X, D, 2, 1.0, 20, 4)
     second = mlp.train(X, D, 2, 1.0, 20, 4)
     if not (np.array_equal(X, XOR_X) and np.array_equal(D, XOR_D)):
-        fail(T("{call} modified X or D in place.", "{call} modificó X o D."),
+        fail(T("{call} modified X or D in place.", "{call} modificó X o D.").format(call=call),
              T("work on new arrays.", "trabaja con arrays nuevos."))
     same = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second))
     if not same:
         fail(T("{call} gave different results on two calls with the same seed.",
-               "{call} dio resultados distintos en dos llamadas con la misma semilla."),
+               "{call} dio resultados distintos en dos llamadas con la misma semilla.").format(call=call),
              T("draw every random number from np.random.default_rng(seed), created inside train.",
                "saca todos los números aleatorios de np.random.default_rng(seed), creado dentro de train."))

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from autograder.feedback import T, check_equal, describe_call, fail
+from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
 from autograder.graders.a3 import oracles
 

@@ -360,32 +360,25 @@ def test_fit_is_reproducible_with_the_same_seed(reg):
                "las semillas 5 y 6 dieron el mismo historial: fit ignora la semilla."))
 
 
-_RUN = {}
-
-
-def graded_experiment(reg, experiment_data, progress):
+def graded_experiment(reg, experiment_data, progress, once):
     """The overfitting experiment (plain and regularized fit), done once for the tests that need it."""
-    if "result" not in _RUN:
-        epochs = measure.BUDGET["epochs"]
-        done = [0]
+    total, label = 2 * measure.BUDGET["epochs"], "training epochs (plain, then regularized)"
+    done = [0]
 
-        def step(epoch, history):
-            done[0] += 1
-            progress(done[0], 2 * epochs, "training epochs (plain, then regularized)")
+    def step(epoch, history):
+        done[0] += 1
+        progress(done[0], total, label)
 
-        progress(0, 2 * epochs, "training epochs (plain, then regularized)")
-        try:
-            _RUN["result"] = measure.experiment(reg, *experiment_data, seed=measure.ASSIGNMENT.calibration["grading_seed"],
-                                                on_epoch=step)
-        except BaseException as exc:  # the same failure for every test that needs the run
-            _RUN["result"] = exc
-    if isinstance(_RUN["result"], BaseException):
-        raise _RUN["result"]
-    return _RUN["result"]
+    def train():
+        progress(0, total, label)
+        return measure.experiment(reg, *experiment_data, seed=measure.ASSIGNMENT.calibration["grading_seed"],
+                                  on_epoch=step)
+
+    return once("overfitting experiment", train)
 
 
 @pytest.mark.task("5.6")
-def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, experiment_data, progress):
+def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, experiment_data, progress, once):
     """On 1,000 real CIFAR-10 images, the regularized fit's train-test gap is smaller than the plain one's by the calibrated margin
 
     Rule (calibration.toml): the reduction (plain gap - regularized gap) must reach the worst calibrated seed's
@@ -395,7 +388,7 @@ def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, experiment_da
     calibrated = measure.ASSIGNMENT.calibrated()
     if "threshold" not in calibrated:
         fail("grader configuration: no calibrated threshold; run `autograder calibrate a5`.")
-    runs = graded_experiment(reg, experiment_data, progress)
+    runs = graded_experiment(reg, experiment_data, progress, once)
     plain, regularized, b = runs["plain"], runs["regularized"], measure.BUDGET
     summary = T("plain: train {pt:.1%}, test {pe:.1%}, gap {pg:.1%}; regularized (L2 lambda {l2}, dropout {d}, flips and "
                 "crops): train {rt:.1%}, test {re:.1%}, gap {rg:.1%}; {e} epochs, lr {lr}, batch {bs}, seed {s}.",
@@ -424,9 +417,9 @@ def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, experiment_da
 
 
 @pytest.mark.task("5.6")
-def test_reported_accuracies_match_the_graders_evaluation(reg, experiment_data, progress):
+def test_reported_accuracies_match_the_graders_evaluation(reg, experiment_data, progress, once):
     """The final train and test accuracies in fit's history equal the grader's evaluation of the returned models"""
-    runs = graded_experiment(reg, experiment_data, progress)
+    runs = graded_experiment(reg, experiment_data, progress, once)
     for name in ("plain", "regularized"):
         run, history = runs[name], runs[name]["history"]
         for key, value in (("train_accuracy", run["train"]), ("test_accuracy", run["test"])):

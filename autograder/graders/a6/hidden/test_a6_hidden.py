@@ -216,32 +216,26 @@ def test_fit_frozen_is_reproducible(tl, small_cifar):
                "las semillas 3 y 4 dieron el mismo historial; se esperaban distintos: fit_frozen ignora la semilla."))
 
 
-_RUN = {}
-
-
-def graded_run(tl, graded_subset, progress):
+def graded_run(tl, graded_subset, progress, once):
     """The budgeted fit_frozen on 5,000 real training images, done once for the tests that need it."""
-    if "result" not in _RUN:
-        epochs = BUDGET["epochs"]
+    epochs = BUDGET["epochs"]
+
+    def train():
         progress(0, epochs, "training the head")
-        try:
-            _RUN["result"] = measure.train_and_measure(
-                tl, *graded_subset, seed=measure.ASSIGNMENT.calibration["grading_seed"],
-                on_epoch=lambda epoch, history: progress(epoch + 1, epochs, "training the head"))
-        except BaseException as exc:  # the same failure for every test that needs the run
-            _RUN["result"] = exc
-    if isinstance(_RUN["result"], BaseException):
-        raise _RUN["result"]
-    return _RUN["result"]
+        return measure.train_and_measure(
+            tl, *graded_subset, seed=measure.ASSIGNMENT.calibration["grading_seed"],
+            on_epoch=lambda epoch, history: progress(epoch + 1, epochs, "training the head"))
+
+    return once("graded run", train)
 
 
 @pytest.mark.task("6.7")
-def test_accuracy_above_the_calibrated_threshold(tl, graded_subset, progress):
+def test_accuracy_above_the_calibrated_threshold(tl, graded_subset, progress, once):
     """fit_frozen reaches the calibrated test accuracy on 5,000 real CIFAR-10 images within the budget"""
     threshold = measure.ASSIGNMENT.calibrated().get("threshold")
     if threshold is None:
         fail("grader configuration: no calibrated threshold; run `autograder calibrate a6`.")
-    accuracy, _, _ = graded_run(tl, graded_subset, progress)
+    accuracy, _, _ = graded_run(tl, graded_subset, progress, once)
     if accuracy < threshold:
         b = BUDGET
         fail(T("test accuracy {a:.1%} after {e} epochs (lr {lr}, {s}x{s} inputs, {n} training images); expected at least {t:.1%}, the pass mark.",
@@ -255,9 +249,9 @@ def test_accuracy_above_the_calibrated_threshold(tl, graded_subset, progress):
 
 
 @pytest.mark.task("6.7")
-def test_transfer_beats_training_from_scratch(tl, graded_subset, progress):
+def test_transfer_beats_training_from_scratch(tl, graded_subset, progress, once):
     """On the same 5,000 images, epochs and seed, transfer beats the best epoch of the A4 LeNet from scratch"""
-    accuracy, _, _ = graded_run(tl, graded_subset, progress)
+    accuracy, _, _ = graded_run(tl, graded_subset, progress, once)
     scratch = measure.scratch_accuracies(*graded_subset, seed=measure.ASSIGNMENT.calibration["grading_seed"])
     if not accuracy > max(scratch):
         fail(T("transfer learning reached {a:.1%}, but the A4 LeNet trained from scratch on the same {n} images for "
@@ -272,9 +266,9 @@ def test_transfer_beats_training_from_scratch(tl, graded_subset, progress):
 
 
 @pytest.mark.task("6.7")
-def test_backbone_bit_identical_after_the_graded_run(tl, graded_subset, progress, lite0_state):
+def test_backbone_bit_identical_after_the_graded_run(tl, graded_subset, progress, lite0_state, once):
     """After the graded fit_frozen, every backbone weight and BatchNorm statistic equals the pretrained one"""
-    _, _, model = graded_run(tl, graded_subset, progress)
+    _, _, model = graded_run(tl, graded_subset, progress, once)
     now = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     backbone = {k: v for k, v in lite0_state.items() if not k.startswith("classifier.")}
     moved = sorted(k for k, v in backbone.items() if k not in now or not torch.equal(v, now[k]))
@@ -288,9 +282,9 @@ def test_backbone_bit_identical_after_the_graded_run(tl, graded_subset, progress
 
 
 @pytest.mark.task("6.7")
-def test_reported_history_matches_the_graders_evaluation(tl, graded_subset, progress):
+def test_reported_history_matches_the_graders_evaluation(tl, graded_subset, progress, once):
     """The test accuracy fit_frozen reports equals the grader's own evaluation of the returned model"""
-    accuracy, history, _ = graded_run(tl, graded_subset, progress)
+    accuracy, history, _ = graded_run(tl, graded_subset, progress, once)
     reported = history["test_accuracy"][-1] if history.get("test_accuracy") else None
     if reported is None or abs(reported - accuracy) > 1e-3:
         fail(T("fit_frozen reports a final test accuracy of {r}, but the returned model scores {a:.4f} on the test set; expected the same value.",
