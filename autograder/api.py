@@ -1,9 +1,10 @@
 """The library's public surface: grade a submission, generate templates, make a release.
 
 Grading is a pipeline of four stages, in this order:
-load the assignment (``course``) -> run its grader tests in a child process
-(``runner.supervisor``) -> score the outcomes (``report.score``) -> show them
-(``report.print_table`` / ``report.write_json``).
+load the assignment (``course``) -> run its grader tests here, with the
+submission in a confined student process (``runner.session``) -> score the
+outcomes (``report.score``) -> show them (``report.print_table`` /
+``report.write_json``).
 """
 from __future__ import annotations
 
@@ -13,18 +14,25 @@ from pathlib import Path
 from autograder import course, report
 from autograder.feedback import language as feedback_language
 from autograder.course import CourseError
-from autograder.runner.supervisor import GraderError, RunOptions, run_tests
+from autograder.runner.session import GraderError, RunOptions, run_tests
 
 __all__ = ["grade", "CourseError", "GraderError"]
 
 
 def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidden"), language: str = "en",
           test_timeout: float | None = None, total_timeout: float | None = None,
-          on_progress=None, on_step=None, select: str | None = None) -> report.Report:
+          on_progress=None, on_step=None, select: str | None = None,
+          min_isolation: str = "full", stop_at_first_failure: bool = False) -> report.Report:
     """Grade the folder ``submission`` (laid out like ``student_template/<id>/``).
 
-    ``select`` (a pytest ``-k`` expression over test names) grades only the matching
-    tests, for example to re-run one test; the report then holds only those.
+    ``test_timeout`` is in CPU seconds of the student process per test, with a
+    wall-clock backstop of the assignment's ``wall_factor`` times as much.
+    ``select`` (a pytest ``-k`` expression over test names) grades only the
+    matching tests, for example to re-run one test; the report then holds only
+    those. ``min_isolation`` ("full", "partial" or "none") is the weakest
+    confinement of the student process accepted (see ``runner.isolation``).
+    ``stop_at_first_failure`` marks every test after the first lost one
+    "not-run" (for mutation testing, where one lost test is enough).
     Raises CourseError or GraderError when grading itself cannot run; a broken
     submission never raises, it loses points.
     """
@@ -34,9 +42,18 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
         raise CourseError(f"submission folder {submission} does not exist")
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
-                         memory_mb=assignment.memory_mb, language=language, on_progress=on_progress,
-                         on_step=on_step, select=select)
+                         memory_mb=assignment.memory_mb, wall_factor=assignment.wall_factor,
+                         threads=assignment.threads, language=language, on_progress=on_progress,
+                         on_step=on_step, select=select, min_isolation=min_isolation,
+                         stop_at_first_failure=stop_at_first_failure)
     start = time.monotonic()
     with feedback_language(language):
-        outcomes, broken = run_tests(assignment, list(suites), submission, options)
-    return report.score(assignment, outcomes, str(submission), time.monotonic() - start, broken)
+        if assignment.legacy_in_process:  # MARKED FOR REMOVAL with runner/legacy/
+            from autograder.runner.legacy import supervisor
+            outcomes, problems = supervisor.run_tests(assignment, list(suites), submission, supervisor.RunOptions(
+                test_timeout=options.test_timeout, total_timeout=options.total_timeout, memory_mb=options.memory_mb,
+                language=language, on_progress=on_progress, on_step=on_step, select=select))
+            return report.score(assignment, outcomes, str(submission), time.monotonic() - start, problems, None)
+        result = run_tests(assignment, list(suites), submission, options)
+    return report.score(assignment, result.outcomes, str(submission), time.monotonic() - start,
+                        result.problems, result.isolation)

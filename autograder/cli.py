@@ -21,7 +21,8 @@ LANG = click.option("--lang", type=click.Choice(["en", "es"]), default="en", sho
 JSON = click.option("--json", "json_out", metavar="FILE",
                     help="Also write Gradescope results.json to FILE ('-' for stdout; the table then goes to stderr).")
 TEST_TIMEOUT = click.option("--test-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
-                            help="Time limit of one grader test [default: the assignment's].")
+                            help="CPU seconds student code may use in one grader test (with a wall-clock "
+                                 "backstop several times longer) [default: the assignment's].")
 TOTAL_TIMEOUT = click.option("--total-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
                              help="Time limit of the whole submission [default: the assignment's].")
 
@@ -65,12 +66,13 @@ def _progress(console: Console, label: str):
         yield {"on_progress": on_test, "on_step": on_step}
 
 
-def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout) -> None:
+def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout,
+         min_isolation: str) -> None:
     console = Console(stderr=json_out == "-")
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
             result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,
-                               total_timeout=total_timeout, **progress)
+                               total_timeout=total_timeout, min_isolation=min_isolation, **progress)
     except (api.CourseError, api.GraderError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
@@ -88,13 +90,20 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
 @JSON
 @TEST_TIMEOUT
 @TOTAL_TIMEOUT
-def grade(submission, assignment, lang, json_out, test_timeout, total_timeout):
+@click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
+              help="Grade even though this machine confines student code only this much "
+                   "[default: refuse anything below full isolation].")
+def grade(submission, assignment, lang, json_out, test_timeout, total_timeout, allow_isolation):
     """Grade SUBMISSION with the public and hidden tests.
 
     SUBMISSION is a folder laid out like student_template/<assignment>/.
+    Student code runs in a confined process of its own; grading refuses to
+    start where the machine cannot confine it fully (Linux with Landlock and
+    seccomp), unless --allow-isolation names the weaker level.
     Exit code 0 means grading completed, whatever the score.
     """
-    _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout)
+    _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout,
+         allow_isolation or "full")
 
 
 @main.command()
@@ -108,7 +117,9 @@ def check(assignment, directory, lang, json_out, test_timeout):
     """Run the public tests of ASSIGNMENT on your work (the folder with your modules).
 
     In the course repository, without modules in the current folder, it
-    checks the reference solution in solutions/ASSIGNMENT.
+    checks the reference solution in solutions/ASSIGNMENT. Your code runs in
+    a separate process, confined as much as this computer allows (the level
+    is shown under the results).
     """
     modules = course.load_assignment(assignment).modules
     root = course.repo_root()
@@ -121,7 +132,7 @@ def check(assignment, directory, lang, json_out, test_timeout):
                    f"{', '.join(m + '.py' for m in modules)}; run this in your assignment folder or pass --dir",
                    err=True)
         sys.exit(1)
-    _run(directory, assignment, ("public",), lang, json_out, test_timeout, None)
+    _run(directory, assignment, ("public",), lang, json_out, test_timeout, None, "none")
 
 
 @main.command("generate")
@@ -179,7 +190,8 @@ def selfcheck(assignments, lang):
     for assignment in ids:
         try:
             with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:
-                result = api.grade(root / "solutions" / assignment, assignment, language=lang, **progress)
+                result = api.grade(root / "solutions" / assignment, assignment, language=lang,
+                                   min_isolation="none", **progress)
         except (api.CourseError, api.GraderError) as exc:
             click.echo(f"autograder: error: {exc}", err=True)
             sys.exit(1)

@@ -46,10 +46,14 @@ class Assignment:
     title: str
     modules: tuple[str, ...]
     tasks: dict[str, Task]
-    test_timeout: float
-    total_timeout: float
+    test_timeout: float  # CPU seconds of the student process per test
+    total_timeout: float  # wall-clock seconds for the whole submission
     memory_mb: int
     visibility: dict[str, str]
+    wall_factor: float = 4.0  # a test's wall-clock backstop, as a multiple of test_timeout
+    threads: int = 1  # OMP/MKL/OpenBLAS threads of the student process
+    preload: tuple[str, ...] = ("numpy",)  # libraries the student process imports before any student code
+    legacy_in_process: bool = False  # MARKED FOR REMOVAL: grade with runner.legacy (student code in process)
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
     requirements: tuple[str, ...] = ()
@@ -111,6 +115,10 @@ def load_assignment(assignment_id: str) -> Assignment:
         test_timeout=float(limits.get("test_timeout", 60)),
         total_timeout=float(limits.get("total_timeout", 900)),
         memory_mb=int(limits.get("memory_mb", 6144)),
+        wall_factor=float(limits.get("wall_factor", 4.0)),
+        threads=int(limits.get("threads", 1)),
+        preload=tuple(data.get("sandbox", {}).get("preload", ("numpy",))),
+        legacy_in_process=bool(data.get("runner", {}).get("legacy_in_process", False)),
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
         budget=data.get("budget", {}),
         calibration=data.get("calibration", {}),

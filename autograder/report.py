@@ -18,7 +18,8 @@ from rich.table import Table
 
 from autograder.course import Assignment, CourseError
 from autograder.feedback import T
-from autograder.runner.supervisor import TestOutcome
+from autograder.runner.isolation import Isolation
+from autograder.runner.results import TestOutcome
 
 MARK = {"passed": "✔", "failed": "✘", "timeout": "⏱", "crashed": "✘", "not-run": "–", "skipped": "·"}
 
@@ -43,6 +44,7 @@ class Report:
     tests: list[ScoredTest]
     execution_time: float
     problems: dict[str, str]  # module -> why it could not be imported
+    isolation: Isolation | None = None
 
     @property
     def score(self) -> float:
@@ -54,7 +56,7 @@ class Report:
 
 
 def score(assignment: Assignment, outcomes: list[TestOutcome], submission: str,
-          execution_time: float, problems: dict[str, str]) -> Report:
+          execution_time: float, problems: dict[str, str], isolation: Isolation | None = None) -> Report:
     """Attach points from ``points.toml``; the cases of one test function share its points."""
     points = {suite: assignment.points(suite) for suite in ("public", "hidden")}
     cases = Counter((o.info.suite, o.info.function) for o in outcomes)
@@ -72,7 +74,7 @@ def score(assignment: Assignment, outcomes: list[TestOutcome], submission: str,
         max_score = 0.0 if outcome.status == "skipped" else share
         scored.append(ScoredTest(outcome, max_score if outcome.status == "passed" else 0.0, max_score,
                                  assignment.visibility[info.suite]))
-    return Report(assignment, submission, scored, execution_time, problems)
+    return Report(assignment, submission, scored, execution_time, problems, isolation)
 
 
 def _fmt(x: float) -> str:
@@ -107,6 +109,13 @@ def print_table(report: Report, console: Console) -> None:
             console.print(f"[bold]{test.outcome.info.task} {test.name}[/]")
             console.print("  " + test.outcome.feedback.strip().replace("\n", "\n  "), markup=False, highlight=False)
     console.print(summary_line(report), style="bold")
+    if report.isolation is not None:
+        console.print(isolation_line(report), markup=False, highlight=False)
+
+
+def isolation_line(report: Report) -> str:
+    return str(T("student code isolation: {i}", "aislamiento del código del estudiante: {i}")
+               .format(i=report.isolation.describe()))
 
 
 def gradescope(report: Report) -> dict:
@@ -121,10 +130,12 @@ def gradescope(report: Report) -> dict:
         "visibility": test.visibility,
     } for test in report.tests]
     problems = "".join(f"{m}.py: {why}\n" for m, why in report.problems.items())
+    isolation = "\n" + isolation_line(report) if report.isolation is not None else ""
     return {
         "score": report.score,
         "execution_time": round(report.execution_time, 3),
-        "output": summary_line(report) + ("\n" + problems if problems else ""),
+        "output": summary_line(report) + isolation + ("\n" + problems if problems else ""),
+        "extra_data": {"isolation": report.isolation.level if report.isolation is not None else None},
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

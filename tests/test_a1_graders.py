@@ -13,13 +13,16 @@ A1 = course.load_assignment("a1")
 ALL_POINTS = {**A1.points("public"), **A1.points("hidden")}
 CONV_RETURN = "        return (i + 2 * p - effective_kernel) // s + 1\n"
 
-# name -> (mutations applied to the reference, test functions that must fail; all others must pass)
+# name -> (mutations applied to the reference, test functions that must fail; all others must pass).
+# The error-case tests check valid calls of the same function first, so a mutant that gets those wrong
+# loses them too.
 MUTANTS = {
     "off_by_one": (
         [(CONV_RETURN, "        return (i + 2 * p - effective_kernel) // s\n")],
         {"test_conv_deck_examples", "test_conv_height_width_pairs", "test_lenet_trace",
          "test_conv_matches_pytorch_without_dilation", "test_conv_matches_pytorch_with_dilation",
-         "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch", "test_trace_does_not_run_the_model"},
+         "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch", "test_trace_does_not_run_the_model",
+         "test_conv_impossible_configurations_raise", "test_trace_rejects_inconsistent_networks"},
     ),
     "dilation_ignored": (
         [("        effective_kernel = d * (k - 1) + 1\n", "        effective_kernel = k\n")],
@@ -28,17 +31,19 @@ MUTANTS = {
     ),
     "floor_ceil_swapped": (
         [("        if ceil_mode:\n            o = math.ceil(", "        if not ceil_mode:\n            o = math.ceil(")],
-        {"test_pool_matches_pytorch", "test_pool_ceil_mode_matches_pytorch", "test_trace_matches_pytorch"},
+        {"test_pool_matches_pytorch", "test_pool_ceil_mode_matches_pytorch", "test_trace_matches_pytorch",
+         "test_pool_impossible_configurations_raise"},
     ),
     "padding_counted_once": (
         [("        if effective_kernel > i + 2 * p:", "        if effective_kernel > i + p:"),
          (CONV_RETURN, "        return (i + p - effective_kernel) // s + 1\n")],
         {"test_conv_deck_examples", "test_conv_matches_pytorch_without_dilation",
-         "test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch"},
+         "test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch", "test_trace_matches_pytorch",
+         "test_conv_impossible_configurations_raise"},
     ),
     "groups_ignored": (
         [("k_h * k_w * in_channels // groups", "k_h * k_w * in_channels")],
-        {"test_conv_parameters_match_pytorch"},
+        {"test_conv_parameters_match_pytorch", "test_parameter_counts_reject_impossible_layers"},
     ),
     "same_padding_without_dilation": (
         [("d * (k - 1) // 2 for k, d", "(k - 1) // 2 for k, d")],

@@ -13,11 +13,16 @@ A3 = course.load_assignment("a3")
 ALL_POINTS = {**A3.points("public"), **A3.points("hidden")}
 OUTPUT_DELTA = "return (d - y) * y * (1 - y)"
 # Every test that checks an update numerically (against the reference, finite differences or autograd).
+# The error-case tests ("rejects", "checks shapes") check valid calls of the same function first, so a
+# mutant that gets those wrong loses them too.
 UPDATE_TESTS = {"test_one_update_step_tiny_network", "test_update_matches_reference_on_random_networks",
-                "test_update_is_minus_eta_times_numerical_gradient", "test_update_is_minus_eta_times_autograd_gradient"}
+                "test_update_is_minus_eta_times_numerical_gradient", "test_update_is_minus_eta_times_autograd_gradient",
+                "test_update_rejects_bad_shapes_and_dtypes"}
 BATCH_TESTS = {"test_batch_step_on_xor", "test_batch_matches_reference_on_random_batches",
-               "test_batch_is_minus_eta_times_gradient_of_batch_error"}
-DELTA_TESTS = {"test_deltas_worked_example", "test_deltas_match_reference_on_random_networks"}
+               "test_batch_is_minus_eta_times_gradient_of_batch_error",
+               "test_batch_checks_shapes_and_leaves_arguments_unchanged"}
+DELTA_TESTS = {"test_deltas_worked_example", "test_deltas_match_reference_on_random_networks",
+               "test_deltas_reject_bad_shapes_and_dtypes"}
 
 # name -> (mutations applied to the reference, test functions that must fail; all others must pass)
 MUTANTS = {

@@ -1,25 +1,201 @@
-"""Submissions that try to break grading cost their own tests, never the batch."""
+"""Submissions that attack the grader: they gain nothing, break nothing and leave nothing behind.
+
+The attacks live in ``tests/hostile/`` (one complete A1 module per category, see its
+README). Every test here asserts that grading completes, that the attack scores no
+points, and that nothing survives it: no process, no large file, no connection, no
+private folder. The second half covers accidents and crashes of honest code, which
+cost the affected tests only.
+"""
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
+import time
+import uuid
+from pathlib import Path
 
 import pytest
 
-from autograder import course
+from autograder import course, template
+from autograder.runner import isolation
 from conftest import ROOT, failed_functions, mutate, reference_source, write_submission
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not isolation.probe().at_least("full"),
+    reason=f"needs full isolation of the student process; this machine offers {isolation.probe().describe()}")]
+HOSTILE = Path(__file__).parent / "hostile"
 REFERENCE = reference_source("a1", "conv_arithmetic")
 TEMPLATE = (ROOT / "student_template" / "a1" / "conv_arithmetic.py").read_text(encoding="utf-8")
 A1 = course.load_assignment("a1")
-N_TESTS = len(A1.points("public")) + len(A1.points("hidden"))
+POINTS = {**A1.points("public"), **A1.points("hidden")}
+N_TESTS = len(POINTS)
 SAME_PADDING_TESTS = {"test_same_padding_common_kernels", "test_same_padding_keeps_the_size",
                       "test_same_padding_pairs_and_even_kernels"}
-FAST = {"test_timeout": 3}
+SECRETS = template.solution_lines(REFERENCE)
+HIDDEN_SOURCE = (A1.suite_dir("hidden") / "test_a1_hidden.py").read_text(encoding="utf-8")
+FAST = {"test_timeout": 10}
 
 
+def processes_with(text: str) -> list[int]:
+    """Processes whose command line contains ``text``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                if text.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def large_files(folders, since: float, token: str) -> list[str]:
+    found = []
+    for folder in folders:
+        for path in Path(folder).glob("*"):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            if token in path.name or (path.is_file() and info.st_mtime >= since and info.st_size > 10 << 20):
+                found.append(str(path))
+    return found
+
+
+@pytest.fixture
+def attack(tmp_path):
+    """``attack(name, **grade_kwargs)``: grade ``tests/hostile/<name>.py`` as A1 and check the aftermath."""
+    token = f"hostile{uuid.uuid4().hex[:12]}"
+    before_private = set(Path("/tmp").glob("autograder-*"))
+    start = time.time()
+    state = {}
+
+    def grade(name: str, substitutions: dict | None = None, **kwargs):
+        from autograder import api
+        source = (HOSTILE / f"{name}.py").read_text(encoding="utf-8").replace("TOKEN", token)
+        for key, value in (substitutions or {}).items():
+            source = source.replace(key, str(value))
+        folder = write_submission(tmp_path / name, {"conv_arithmetic.py": source})
+        report = api.grade(folder, "a1", **kwargs)
+        state["report"] = report
+        assert len(report.tests) == N_TESTS, "grading did not complete"
+        assert report.score == 0, [(t.outcome.info.function, t.outcome.feedback) for t in report.tests if t.score]
+        for test in report.tests:
+            feedback = test.outcome.feedback
+            assert not {line.strip() for line in feedback.splitlines()} & SECRETS, feedback[:500]
+            assert "def test_" not in feedback and HIDDEN_SOURCE[:200] not in feedback, feedback[:500]
+        return report
+
+    yield grade, token
+    time.sleep(0.2)
+    assert processes_with(token) == [], "a process started by the submission survived grading"
+    assert processes_with("autograder-") == [] or all(
+        b"/runtime" not in Path(f"/proc/{p}/cmdline").read_bytes() for p in processes_with("autograder-")), \
+        "a student process survived grading"
+    assert set(Path("/tmp").glob("autograder-*")) <= before_private, "the grading run's private folder was left behind"
+    assert large_files(["/tmp", "/var/tmp", "/dev/shm", Path.home()], start, token) == []
+    assert not Path(f"/tmp/{token}-pwned").exists()
+
+
+def test_forging_results_through_any_channel_gains_nothing(attack):
+    grade, _ = attack
+    report = grade("forge_results")
+    assert {t.outcome.status for t in report.tests} == {"failed"}
+
+
+def test_replacing_grader_library_and_sandbox_objects_gains_nothing(attack):
+    grade, _ = attack
+    grade("replace_objects")
+
+
+def test_reading_expected_values_from_stack_gc_or_grader_memory_finds_nothing(attack):
+    grade, _ = attack
+    report = grade("read_memory")
+    feedback = " ".join(t.outcome.feedback for t in report.tests)
+    assert "returned -1" in feedback  # every source came back empty
+
+
+def test_reading_solutions_or_hidden_tests_from_disk_is_refused(attack):
+    grade, _ = attack
+    grade("read_files", **FAST)
+
+
+def test_feedback_carries_no_grader_text(attack):
+    grade, _ = attack
+    report = grade("exfiltrate")
+    assert all("nothing readable" in t.outcome.feedback for t in report.tests if "ValueError" in t.outcome.feedback)
+
+
+def test_signalling_or_tracing_the_grader_is_refused(attack):
+    grade, _ = attack
+    report = grade("signal_grader", **FAST)
+    assert os.getppid() > 1  # this test process and its parent are alive and running
+    assert {t.outcome.status for t in report.tests} <= {"failed", "crashed", "timeout"}
+
+
+def test_detached_forked_processes_and_a_fork_bomb_die_with_the_student_process(attack):
+    grade, _ = attack
+    report = grade("spawn_processes", test_timeout=3)
+    bomb = [t.outcome for t in report.tests if t.outcome.info.function in SAME_PADDING_TESTS]
+    assert {o.status for o in bomb} == {"timeout"}
+
+
+def test_filling_the_disk_is_capped(attack):
+    grade, token = attack
+    report = grade("fill_disk", **FAST)
+    feedback = " ".join(t.outcome.feedback for t in report.tests)
+    assert "MB" in feedback  # the scratch cap or the file size limit was named
+
+
+@pytest.fixture
+def listeners():
+    """A TCP and a UDP socket on 127.0.0.1 and an abstract Unix socket, all waiting for a visitor."""
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen()
+    tcp.settimeout(0.5)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.5)
+    name = f"autograder-test-{uuid.uuid4().hex[:8]}"
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    unix.bind(b"\0" + name.encode())
+    unix.listen()
+    unix.settimeout(0.5)
+    yield {"PORT": tcp.getsockname()[1], "UDP_PORT": udp.getsockname()[1], "ABSTRACT": name}, (tcp, udp, unix)
+    for s in (tcp, udp, unix):
+        s.close()
+
+
+def test_no_network_at_all(attack, listeners):
+    grade, _ = attack
+    substitutions, (tcp, udp, unix) = listeners
+    grade("network", substitutions)
+    for server in (tcp, unix):
+        with pytest.raises(socket.timeout):
+            server.accept()
+    with pytest.raises(socket.timeout):
+        udp.recvfrom(100)
+
+
+def test_values_that_lie_about_type_or_equality_score_nothing(attack):
+    grade, _ = attack
+    report = grade("lying_values")
+    feedback = {t.outcome.info.function: t.outcome.feedback for t in report.tests}
+    assert "LyingInt object" in feedback["test_same_padding_common_kernels"]
+
+
+def test_deserialization_tricks_and_forged_frames_are_refused(attack):
+    grade, _ = attack
+    report = grade("deserialization", **FAST)
+    feedback = " ".join(t.outcome.feedback for t in report.tests)
+    assert "Payload object" in feedback  # the object stayed in the student process
+
+
+# -- accidents and crashes: they cost the tests they touch, never the run -------------------------
 def at_import(code: str) -> str:
     """The reference with ``code`` run when the module is imported."""
     return mutate(REFERENCE, "import math\n", f"import math\n{code}\n")
@@ -36,9 +212,18 @@ def assert_all_fail_with(report, text):
         assert text in test.outcome.feedback, test.outcome.feedback
 
 
+def assert_only_same_padding_lost(report, text, status=None):
+    assert failed_functions(report) == SAME_PADDING_TESTS
+    assert report.score == report.max_score - sum(POINTS[f] for f in SAME_PADDING_TESTS)
+    for test in report.tests:
+        if test.outcome.status != "passed":
+            assert text in test.outcome.feedback, test.outcome.feedback
+            assert status is None or test.outcome.status == status
+
+
 def test_syntax_error_fails_every_test_naming_the_line(grade_files):
     report = grade_files({"conv_arithmetic.py": REFERENCE + "\ndef broken(:\n    pass\n"})
-    assert_all_fail_with(report, "syntax error at line")
+    assert_all_fail_with(report, "conv_arithmetic.py has a syntax error at line")
     assert "syntax error" in report.problems["conv_arithmetic"]
 
 
@@ -48,36 +233,33 @@ def test_missing_module_file(grade_files):
 
 
 def test_missing_function_costs_only_its_tests(grade_files):
-    source = mutate(REFERENCE, "def same_padding(", "def same_pad(")
-    report = grade_files({"conv_arithmetic.py": source})
-    assert failed_functions(report) == SAME_PADDING_TESTS
-    for test in report.tests:
-        if test.outcome.status != "passed":
-            assert "has no function same_padding" in test.outcome.feedback
+    report = grade_files({"conv_arithmetic.py": mutate(REFERENCE, "def same_padding(", "def same_pad(")})
+    assert_only_same_padding_lost(report, "has no function same_padding")
 
 
 def test_wrong_return_type_is_named(grade_files):
     source = mutate(REFERENCE, "(k_h * k_w * in_channels // groups + int(bool(bias))) * out_channels",
                     "(k_h * k_w * in_channels / groups + int(bool(bias))) * out_channels")
     report = grade_files({"conv_arithmetic.py": source})
-    assert failed_functions(report) == {"test_lenet_layer_parameters", "test_conv_parameters_match_pytorch"}
+    assert failed_functions(report) == {"test_lenet_layer_parameters", "test_conv_parameters_match_pytorch",
+                                        "test_parameter_counts_reject_impossible_layers"}
     feedback = next(t.outcome.feedback for t in report.tests if t.outcome.info.function == "test_lenet_layer_parameters")
     assert "returned 456.0 of type float; expected 456 of type int" in feedback
 
 
 def test_endless_loop_in_one_function_times_out_only_there(grade_files):
-    report = grade_files({"conv_arithmetic.py": in_same_padding("while True: pass")}, **FAST)
-    assert failed_functions(report) == SAME_PADDING_TESTS
-    for test in report.tests:
-        if test.outcome.status != "passed":
-            assert test.outcome.status == "timeout"
-            assert "did not finish within the time limit of 3 s" in test.outcome.feedback
-    points = {**A1.points("public"), **A1.points("hidden")}
-    assert report.score == report.max_score - sum(points[f] for f in SAME_PADDING_TESTS)
+    report = grade_files({"conv_arithmetic.py": in_same_padding("while True: pass")}, test_timeout=3)
+    assert_only_same_padding_lost(report, "did not finish within the time limit of 3 s of CPU time", "timeout")
+
+
+def test_a_silent_function_is_stopped_by_the_wall_clock_backstop(grade_files):
+    report = grade_files({"conv_arithmetic.py": in_same_padding("import time; time.sleep(10 ** 6)")},
+                         test_timeout=1)
+    assert_only_same_padding_lost(report, "it stopped answering", "timeout")
 
 
 def test_endless_loop_at_import(grade_files):
-    report = grade_files({"conv_arithmetic.py": at_import("while True: pass")}, **FAST)
+    report = grade_files({"conv_arithmetic.py": at_import("while True: pass")}, test_timeout=3)
     assert_all_fail_with(report, "Importing conv_arithmetic.py failed: it did not finish within the time limit")
 
 
@@ -93,23 +275,41 @@ def test_os_exit_at_import(grade_files):
 
 def test_os_exit_inside_one_function_costs_only_its_tests(grade_files):
     report = grade_files({"conv_arithmetic.py": in_same_padding("import os; os._exit(1)")}, language="es")
-    assert failed_functions(report) == SAME_PADDING_TESTS
-    lost = [t.outcome for t in report.tests if t.outcome.status != "passed"]
-    assert {o.status for o in lost} == {"crashed"}
-    assert all("el proceso de Python terminó de golpe (código 1)" in o.feedback for o in lost)
+    assert_only_same_padding_lost(report, "el proceso de Python terminó de golpe (código 1)", "crashed")
+
+
+def test_sigkill_of_the_student_process_costs_only_the_test_in_progress(grade_files):
+    report = grade_files({"conv_arithmetic.py": in_same_padding("import os, signal; os.kill(os.getpid(), signal.SIGKILL)")})
+    assert_only_same_padding_lost(report, "signal SIGKILL", "crashed")
 
 
 def test_sys_exit_inside_a_function_is_explained(grade_files):
     report = grade_files({"conv_arithmetic.py": in_same_padding("import sys; sys.exit('done')")})
-    assert failed_functions(report) == SAME_PADDING_TESTS
-    assert all("called sys.exit('done') while being graded" in t.outcome.feedback
-               for t in report.tests if t.outcome.status != "passed")
+    assert_only_same_padding_lost(report, "called sys.exit('done') while being graded")
 
 
 def test_memory_exhaustion_costs_only_its_tests(grade_files):
     report = grade_files({"conv_arithmetic.py": in_same_padding("hog = bytearray(64 * 1024 ** 3)")})
-    assert failed_functions(report) == SAME_PADDING_TESTS
-    assert all("ran out of memory" in t.outcome.feedback for t in report.tests if t.outcome.status != "passed")
+    assert_only_same_padding_lost(report, "ran out of memory")
+
+
+def test_a_flood_of_output_costs_nothing(grade_files):
+    flood = "import sys\nfor _ in range(200): sys.stdout.write('x' * (1 << 18) + chr(10))\n"
+    report = grade_files({"conv_arithmetic.py": at_import(flood)}, suites=("public",))
+    assert report.score == report.max_score
+
+
+def test_garbage_on_the_wire_costs_only_the_test_in_progress(grade_files):
+    garbage = ("import os\n    for fd in range(3, 1024):\n        try:\n            os.write(fd, b'garbage' * 100)\n"
+               "        except OSError:\n            pass")
+    report = grade_files({"conv_arithmetic.py": in_same_padding(garbage)})
+    assert_only_same_padding_lost(report, "This test scores 0")
+
+
+def test_an_exception_from_del_changes_nothing(grade_files):
+    source = in_same_padding("class Bad:\n        def __del__(self):\n            raise RuntimeError('boom')\n"
+                             "    Bad()")
+    assert grade_files({"conv_arithmetic.py": source}).score == sum(POINTS.values())
 
 
 def test_fake_test_report_printed_and_written_changes_nothing(grade_files):
@@ -118,18 +318,6 @@ def test_fake_test_report_printed_and_written_changes_nothing(grade_files):
             "open('results.json', 'w').write(json.dumps({'score': 35, 'tests': []}))\n")
     report = grade_files({"conv_arithmetic.py": fake + TEMPLATE})
     assert report.score == 0 and len(report.tests) == N_TESTS
-
-
-def test_replacing_a_grader_check_costs_that_test_and_is_undone(grade_files):
-    """A wrong solution that disables the grader's comparison at import still loses its points."""
-    cheat = "import autograder.feedback as _f\n_f._same_structure = lambda got, expected: True\n"
-    wrong = mutate(REFERENCE, "        return (i + 2 * p - effective_kernel) // s + 1\n",
-                   "        return (i + 2 * p - effective_kernel) // s\n")
-    report = grade_files({"conv_arithmetic.py": cheat + wrong})
-    first = report.tests[0]
-    assert first.outcome.status == "failed"
-    assert "replaced autograder.feedback._same_structure" in first.outcome.feedback
-    assert {"test_conv_matches_pytorch_without_dilation", "test_trace_matches_pytorch"} <= failed_functions(report)
 
 
 def test_cli_exits_zero_with_valid_gradescope_json_for_a_crashing_submission(tmp_path):
@@ -147,9 +335,9 @@ def test_cli_exits_zero_with_valid_gradescope_json_for_a_crashing_submission(tmp
 
 
 def test_overall_time_limit_marks_the_rest_not_run(grade_files):
-    report = grade_files({"conv_arithmetic.py": in_same_padding("while True: pass")}, test_timeout=3, total_timeout=5)
+    report = grade_files({"conv_arithmetic.py": in_same_padding("while True: pass")}, test_timeout=3, total_timeout=6)
     statuses = [t.outcome.status for t in report.tests]
     assert "timeout" in statuses and "not-run" in statuses
     assert statuses[:3] == ["passed"] * 3  # graded before the loop started
     not_run = next(t for t in report.tests if t.outcome.status == "not-run")
-    assert "overall time limit of 5 s" in not_run.outcome.feedback and not_run.score == 0
+    assert "overall time limit of 6 s" in not_run.outcome.feedback and not_run.score == 0

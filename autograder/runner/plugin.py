@@ -1,189 +1,127 @@
-"""pytest plugin of the grading process (the child that runs student code).
+"""pytest plugin of the trusted grading process: fixtures for grader tests, and every test's outcome.
 
-Loaded with ``-p autograder.runner.plugin`` by the supervisor, never by the
-project's own test suite. It:
+Loaded by :func:`autograder.runner.session.run_tests` (``-p autograder.runner.plugin``
+plus a :class:`GradingSession` object), never by the project's own test suite.
+Student code never runs in this process: the ``submission`` fixture is a
+:class:`~autograder.runner.remote.Sandbox` whose modules run in the confined
+student process. This plugin
 
-1. keeps only the tests the supervisor asks for (``--ag-only``);
-2. streams one JSON line per event to the supervisor's events file:
-   ``collected``, ``import-start``/``import-end``, ``test-start``/``test-end``,
-   ``step`` (progress inside a long test), ``done``; results never travel through stdout, so printed text cannot
-   fake a score;
-3. turns every failure into feedback (:func:`explain`), never a traceback of
+1. gives each test its own CPU and wall budget in the sandbox;
+2. turns every failure into feedback (:func:`explain`), never a traceback of
    grader code;
-4. notices when student code replaced an object the graders rely on.
+3. marks tests not run once the submission's overall time is used up.
 """
 from __future__ import annotations
 
-import importlib
-import json
-import os
+import time
 from pathlib import Path
 
 import pytest
 
 from autograder import course
-from autograder.feedback import T, GradingFailure
-from autograder.runner.student import Submission, student_frame
-
-_write, _dumps, _open = os.write, json.dumps, os.open
-
-
-class Events:
-    """Append-only JSON-lines channel to the supervisor."""
-
-    def __init__(self, path: str | None):
-        self._fd = _open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600) if path else None
-
-    def __call__(self, event: str, **data) -> None:
-        if self._fd is not None:
-            _write(self._fd, (_dumps({"event": event, **data}) + "\n").encode())
-
-
-def pytest_addoption(parser):
-    group = parser.getgroup("autograder", "grading process (set by the supervisor)")
-    group.addoption("--ag-assignment", help="assignment id, for example a1")
-    group.addoption("--ag-submission", help="folder holding the student's modules")
-    group.addoption("--ag-events", help="file receiving one JSON event per line")
-    group.addoption("--ag-only", help="JSON file listing the node ids to run")
-    group.addoption("--ag-broken", help="JSON file: module -> why it cannot be imported")
+from autograder.feedback import GradingFailure, T
+from autograder.runner.remote import SandboxFailure, StudentRaised
+from autograder.runner.results import TestInfo, TestOutcome
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "task(id): the assignment task a grader test belongs to")
-    if not config.getoption("--ag-assignment"):
-        return
-    from hypothesis import HealthCheck, settings
-
-    settings.register_profile(
-        "autograder", deadline=None, database=None, derandomize=True, print_blob=False,
-        suppress_health_check=[HealthCheck.too_slow],
-    )
-    settings.load_profile("autograder")
-    config._ag = GradingSession(config)
-    config.pluginmanager.register(config._ag, "autograder-session")
-
-
-def _read_json(path: str | None, default):
-    return json.loads(Path(path).read_text(encoding="utf-8")) if path else default
-
-
-# Objects the graders call to decide a result; a submission must leave them alone.
-GUARDED = [
-    ("builtins", "isinstance"), ("builtins", "int"), ("builtins", "type"), ("builtins", "__import__"),
-    ("math", "floor"), ("math", "ceil"), ("math", "isclose"),
-    ("numpy", "allclose"), ("numpy", "array_equal"), ("numpy.testing", "assert_allclose"),
-    ("torch", "allclose"), ("torch", "equal"), ("torch", "zeros"),
-    ("torch.nn", "Conv2d"), ("torch.nn", "MaxPool2d"), ("torch.nn.Module", "__call__"),
-    ("torch.nn.Conv2d", "forward"), ("torch.nn.MaxPool2d", "forward"),
-    ("autograder.feedback", "check_equal"), ("autograder.feedback", "check_raises"),
-    ("autograder.feedback", "fail"), ("autograder.feedback", "_same_structure"),
-    ("_pytest.runner", "call_and_report"), ("_pytest.reports", "TestReport"),
-]
-
-
-def _resolve(dotted: str):
-    """Import ``a.b.C`` as a module, or as attribute C of module a.b."""
-    try:
-        return importlib.import_module(dotted)
-    except ImportError:
-        parent, _, name = dotted.rpartition(".")
-        return getattr(importlib.import_module(parent), name)
-
-
-class Guard:
-    """Snapshot of GUARDED objects; ``restore()`` names and undoes replacements."""
-
-    def __init__(self):
-        self.saved = {}
-        for owner, name in GUARDED:
-            try:
-                target = _resolve(owner)
-            except (ImportError, AttributeError):
-                continue
-            self.saved[(owner, name)] = (target, target.__dict__.get(name, getattr(target, name)))
-
-    def restore(self) -> list[str]:
-        changed = []
-        for (owner, name), (target, original) in self.saved.items():
-            if target.__dict__.get(name, getattr(target, name, None)) is not original:
-                setattr(target, name, original)
-                changed.append(f"{owner}.{name}")
-        return changed
 
 
 class GradingSession:
-    def __init__(self, config):
-        self.assignment = course.load_assignment(config.getoption("--ag-assignment"))
-        self.emit = Events(config.getoption("--ag-events"))
-        self.only = _read_json(config.getoption("--ag-only"), None)
-        self.submission = Submission(Path(config.getoption("--ag-submission")),
-                                     _read_json(config.getoption("--ag-broken"), {}), self.emit)
-        self.guard = Guard()
-        self.outcomes: dict[str, dict] = {}
+    """Collects outcomes while pytest runs the grader tests of one submission."""
 
-    # -- collection -------------------------------------------------------
-    def pytest_collection_modifyitems(self, items):
-        if self.only is not None:
-            wanted = set(self.only)
-            items[:] = [item for item in items if item.nodeid in wanted]
+    def __init__(self, assignment: course.Assignment, sandbox, on_progress=None, on_step=None):
+        self.assignment, self.sandbox = assignment, sandbox
+        self.on_progress = on_progress or (lambda done, total, outcome: None)
+        self.on_step = on_step or (lambda label, done, total: None)
+        self.collected: list[TestInfo] = []
+        self.outcomes: dict[str, TestOutcome] = {}
+        self.collect_errors: list[str] = []
+        self._started: dict[str, float] = {}
+        self._finished = 0
+        self.session = None
 
+    def pytest_configure(self, config):
+        config._ag = self
+
+    # -- collection -------------------------------------------------------------------------
     def pytest_collectreport(self, report):
         if report.failed:
-            self.emit("collect-error", nodeid=report.nodeid, text=str(report.longrepr)[-4000:])
+            self.collect_errors.append(f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1:]}")
 
     def pytest_collection_finish(self, session):
-        self.emit("collected", tests=[_describe(item) for item in session.items])
+        self.session = session
+        self.collected = [_describe(item) for item in session.items]
+        self.on_progress(0, len(self.collected), None)
 
-    # -- running ------------------------------------------------------------
+    # -- running ------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        if not self.sandbox.out_of_time:
+            return None
+        info = _describe(item)
+        self._finish(TestOutcome(info, "not-run", str(T(
+            "Not run: the submission used up the overall time limit of {s:.0f} s.",
+            "No ejecutado: la entrega agotó el tiempo total de {s:.0f} s.").format(s=self.sandbox.total_seconds))))
+        return True
+
     def pytest_runtest_logstart(self, nodeid):
-        self.outcomes[nodeid] = {"status": "passed", "feedback": ""}
-        self.emit("test-start", nodeid=nodeid)
+        self._started[nodeid] = time.monotonic()
+        self.sandbox.begin_test()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
-        changed = self.guard.restore() if call.when == "call" else []
-        result = self.outcomes.setdefault(item.nodeid, {"status": "passed", "feedback": ""})
-        if result["status"] != "passed":
-            return
-        if changed:
-            result.update(status="failed", feedback=str(T(
-                "Your code replaced {names}, which the grader uses to check results. "
-                "This test scores 0; the originals were restored for the other tests.",
-                "Tu código sustituyó {names}, que el corrector usa para comprobar resultados. "
-                "Este test puntúa 0; se restauraron los originales para los demás tests.",
-            ).format(names=", ".join(changed))))
-            report.outcome = "failed"
-        elif report.skipped:
+        result = self.outcomes.get(item.nodeid)
+        if result is not None and result.status != "passed":
+            return  # the first failure (setup, call or teardown) is the one that counts
+        info = _describe(item)
+        if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            result.update(status="skipped", feedback=reason.removeprefix("Skipped: "))
+            self.outcomes[item.nodeid] = TestOutcome(info, "skipped", reason.removeprefix("Skipped: "))
         elif report.failed:
-            task = _task_of(item)
-            result.update(status="failed",
-                          feedback=explain(call.excinfo.value, self.assignment.tasks.get(task),
-                                           self.submission.directory))
+            exc = _innermost(call.excinfo.value)
+            status = exc.status if isinstance(exc, SandboxFailure) else "failed"
+            self.outcomes[item.nodeid] = TestOutcome(info, status, explain(exc, self.assignment.tasks.get(info.task)))
+        elif result is None:
+            self.outcomes[item.nodeid] = TestOutcome(info, "passed")
 
     def pytest_runtest_logfinish(self, nodeid):
-        self.emit("test-end", nodeid=nodeid, **self.outcomes.get(nodeid, {"status": "passed", "feedback": ""}))
+        self.sandbox.end_test()
+        if self.sandbox.startup_error and self.session is not None:
+            self.session.shouldstop = "the student process could not be started"
+        outcome = self.outcomes.get(nodeid)
+        if outcome is not None:
+            outcome.seconds = time.monotonic() - self._started.get(nodeid, time.monotonic())
+            self._finish(outcome)
 
-    def pytest_sessionfinish(self, session):
-        self.emit("done")
+    def _finish(self, outcome: TestOutcome) -> None:
+        self.outcomes[outcome.info.nodeid] = outcome
+        self._finished += 1
+        self.on_progress(self._finished, len(self.collected), outcome)
 
 
 @pytest.fixture(scope="session")
-def submission(request) -> Submission:
-    """The student's modules: ``submission.module("conv_arithmetic")``."""
-    return request.config._ag.submission
+def submission(request):
+    """The student's submission, run in the sandbox: ``submission.module("conv_arithmetic")``."""
+    return request.config._ag.sandbox
+
+
+@pytest.fixture(scope="session")
+def helpers(request):
+    """``helpers(name)``: the sandbox-side helper module ``autograder/sandbox/helpers/<name>.py``."""
+    return request.config._ag.sandbox.helpers
 
 
 @pytest.fixture
 def progress(request):
-    """``progress(done, total, label)``: shown by the supervisor while a long test runs (epochs...)."""
-    emit, nodeid = request.config._ag.emit, request.node.nodeid
+    """``progress(done, total, label)``: shown by the command line while a long test runs (epochs...)."""
+    on_step = request.config._ag.on_step
 
     def report(done: int, total: int, label: str = "") -> None:
-        emit("step", nodeid=nodeid, done=done, total=total, label=label)
+        on_step(label, done, total)
 
     return report
 
@@ -229,17 +167,12 @@ def _task_of(item) -> str | None:
     return str(marker.args[0]) if marker and marker.args else None
 
 
-def _describe(item) -> dict:
+def _describe(item) -> TestInfo:
     doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
     suite = Path(str(item.path)).resolve().relative_to(course.GRADERS_DIR.resolve()).parts[1]  # <id>/<suite>/...
-    return {
-        "nodeid": item.nodeid,
-        "function": getattr(item, "originalname", None) or item.name,
-        "title": doc[0].strip() if doc else item.name,
-        "case": item.callspec.id if hasattr(item, "callspec") else None,
-        "task": _task_of(item),
-        "suite": suite,
-    }
+    return TestInfo(nodeid=item.nodeid, function=getattr(item, "originalname", None) or item.name,
+                    title=doc[0].strip() if doc else item.name,
+                    case=item.callspec.id if hasattr(item, "callspec") else None, task=_task_of(item), suite=suite)
 
 
 def _innermost(exc: BaseException) -> BaseException:
@@ -249,21 +182,25 @@ def _innermost(exc: BaseException) -> BaseException:
     return exc
 
 
-def explain(exc: BaseException, task, submission: Path) -> str:
+def explain(exc: BaseException, task) -> str:
     """Feedback for an exception that ended a grader test, without grader source."""
     exc = _innermost(exc)
+    if isinstance(exc, SandboxFailure):
+        return exc.feedback
     if isinstance(exc, GradingFailure):
         return str(exc)
-    where = student_frame(exc.__traceback__, submission)
-    if isinstance(exc, NotImplementedError) and where:
-        name = f"{task.id} ({task.title})" if task else ""
-        return str(T("Not implemented yet: task {task} still raises NotImplementedError ({where}).",
-                     "Sin implementar: la tarea {task} aún lanza NotImplementedError ({where}).")
-                   .format(task=name, where=where))
-    if isinstance(exc, SystemExit):
-        return str(T("Your code called sys.exit({code!r}) while being graded ({where}). Return a value instead.",
-                     "Tu código llamó a sys.exit({code!r}) durante la corrección ({where}). Devuelve un valor.")
-                   .format(code=exc.code, where=where or "?"))
+    if isinstance(exc, StudentRaised):
+        where = exc.where
+        if isinstance(exc, NotImplementedError):
+            name = f"{task.id} ({task.title})" if task else ""
+            return str(T("Not implemented yet: task {task} still raises NotImplementedError ({where}).",
+                         "Sin implementar: la tarea {task} aún lanza NotImplementedError ({where}).")
+                       .format(task=name, where=where or exc.type_name))
+        if isinstance(exc, MemoryError):
+            return str(T("Your code ran out of memory (the grader allows a fixed amount).",
+                         "Tu código se quedó sin memoria (el corrector permite una cantidad fija)."))
+        return str(T("Your code raised {kind}: {msg} ({where}).", "Tu código lanzó {kind}: {msg} ({where}).")
+                   .format(kind=exc.type_name, msg=exc, where=where or T("outside your files", "fuera de tus archivos")))
     if type(exc).__module__.startswith("hypothesis"):
         if type(exc).__name__ in ("Flaky", "FlakyFailure"):
             return str(T("Your code gave different results for the same input when called twice "
@@ -272,15 +209,8 @@ def explain(exc: BaseException, task, submission: Path) -> str:
                          "(¿guarda estado entre llamadas o usa azar sin semilla?)."))
         return str(T("Internal grader error ({kind}); please report it to the course staff.",
                      "Error interno del corrector ({kind}); avisa al equipo docente.").format(kind=type(exc).__name__))
-    if isinstance(exc, MemoryError):
-        return str(T("Your code ran out of memory (the grader allows a fixed amount).",
-                     "Tu código se quedó sin memoria (el corrector permite una cantidad fija)."))
-    if where:
-        return str(T("Your code raised {kind}: {msg} ({where}).",
-                     "Tu código lanzó {kind}: {msg} ({where}).")
-                   .format(kind=type(exc).__name__, msg=exc, where=where))
     return str(T("The grader could not use what your code returned: {kind}: {msg}. "
                  "Check the return type and shape that the docstring asks for.",
                  "El corrector no pudo usar lo que devolvió tu código: {kind}: {msg}. "
                  "Comprueba el tipo y la forma que pide el docstring.")
-               .format(kind=type(exc).__name__, msg=exc))
+               .format(kind=type(exc).__name__, msg=str(exc)[:300]))

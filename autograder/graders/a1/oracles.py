@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from autograder.feedback import T
+from autograder.sandbox.helpers import a1 as nets
 
 FORMULA = T("o = floor((i + 2p - d*(k - 1) - 1) / s) + 1, per dimension (the decks' o = floor((i + 2p - k) / s) + 1 is d = 1).",
             "o = floor((i + 2p - d*(k - 1) - 1) / s) + 1, por dimensión (la fórmula de las transparencias, o = floor((i + 2p - k) / s) + 1, es el caso d = 1).")
@@ -26,14 +27,9 @@ def as_given(out: tuple[int, int], *args):
     return out[0] if all(isinstance(a, int) for a in args) else out
 
 
-def lenet():
-    """The LeNet-style CNN for CIFAR-10 of the PUC deck."""
-    return nn.Sequential(
-        nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10),
-    )
+def lenet() -> nn.Sequential:
+    """The LeNet-style CNN for CIFAR-10 of the PUC deck (built here, on the grader's side)."""
+    return nets.build(nets.LENET)
 
 
 @torch.no_grad()

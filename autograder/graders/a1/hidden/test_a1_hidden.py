@@ -73,15 +73,46 @@ def test_conv_pairs_match_pytorch(ca, i, k, s, p, d):
     _check_conv(ca, i, k, s, p, d)
 
 
+def _check_valid_first(function, name, cases, oracle):
+    """The same function must get valid configurations right before its error cases can score."""
+    for args, kwargs in cases:
+        expected = oracle(*args, **kwargs)
+        check_equal(function(*args, **kwargs), expected, call=describe_call(name, *args, **kwargs),
+                    hint=T("valid configurations first: a function that refuses everything scores nothing here.",
+                           "primero las configuraciones válidas: una función que lo rechaza todo no puntúa aquí."))
+
+
+IMPOSSIBLE_HINT = T("check the arguments first and raise ValueError with a clear message; a size of 0 or less is not "
+                    "an answer.", "comprueba primero los argumentos y lanza ValueError con un mensaje claro; un tamaño "
+                    "de 0 o menos no es una respuesta.")
+
+
 @pytest.mark.task("1.1")
 def test_conv_impossible_configurations_raise(ca):
-    """Impossible convolutions raise ValueError instead of returning a size"""
-    hint = T("check the arguments first and raise ValueError with a clear message; a size of 0 or less is not an answer.",
-             "comprueba primero los argumentos y lanza ValueError con un mensaje claro; un tamaño de 0 o menos no es una respuesta.")
+    """Impossible convolutions (a kernel or dilation of 0 too) raise ValueError; the valid ones next to them do not"""
+    _check_valid_first(ca.conv_output_size, "conv_output_size",
+                       [((3, 3), {}), ((4, 7), {"padding": 2}), ((5, 3), {"dilation": 2}), ((8, 1), {"stride": 8}),
+                        ((1, 1), {})],
+                       lambda i, k, stride=1, padding=0, dilation=1: oracles.conv_size(i, k, stride, padding, dilation)[0])
     for args, kwargs in [((3, 5), {}), ((4, 7), {"padding": 1}), ((5, 3), {"dilation": 3}),
-                         ((8, 3), {"stride": 0}), ((8, 3), {"padding": -1})]:
+                         ((8, 3), {"stride": 0}), ((8, 3), {"padding": -1}), ((8, 0), {}), ((8, 3), {"dilation": 0}),
+                         ((0, 1), {}), ((0, 3), {"padding": 2}), ((8, (3, 0)), {})]:
         check_raises(ValueError, ca.conv_output_size, *args, **kwargs,
-                     call=describe_call("conv_output_size", *args, **kwargs), hint=hint)
+                     call=describe_call("conv_output_size", *args, **kwargs), hint=IMPOSSIBLE_HINT)
+
+
+@pytest.mark.task("1.2")
+def test_pool_impossible_configurations_raise(ca):
+    """Impossible poolings (a kernel, stride or dilation of 0, too much padding) raise ValueError; valid ones do not"""
+    _check_valid_first(ca.pool_output_size, "pool_output_size",
+                       [((2, 2), {}), ((5, 4), {"padding": 2}), ((6, 1), {"stride": 6}), ((7, 2), {"dilation": 3})],
+                       lambda i, k, stride=None, padding=0, dilation=1: oracles.pool_size(i, k, stride, padding,
+                                                                                          dilation)[0])
+    for args, kwargs in [((8, 0), {}), ((8, 0), {"stride": 1}), ((8, 2), {"stride": 0}), ((8, 3), {"dilation": 0}),
+                         ((8, 3), {"padding": 2}), ((8, 2), {"padding": -1}), ((0, 1), {}), ((0, 2), {"padding": 1}),
+                         ((2, 3), {})]:
+        check_raises(ValueError, ca.pool_output_size, *args, **kwargs,
+                     call=describe_call("pool_output_size", *args, **kwargs), hint=IMPOSSIBLE_HINT)
 
 
 def _check_pool(ca, i, k, s, p, d, ceil_mode):
@@ -144,6 +175,9 @@ def test_same_padding_pairs_and_even_kernels(ca):
         check_raises(ValueError, ca.same_padding, k, call=describe_call("same_padding", k),
                      hint=T("an even kernel cannot be centred: d*(k-1) is odd, so no integer p gives o = i.",
                             "un kernel par no se puede centrar: d*(k-1) es impar y ningún p entero da o = i."))
+    for args, kwargs in (((-1,), {}), ((3,), {"dilation": 0}), (((3, 5),), {"dilation": (1, 0)})):
+        check_raises(ValueError, ca.same_padding, *args, **kwargs, call=describe_call("same_padding", *args, **kwargs),
+                     hint=T("kernel sizes and dilations are >= 1.", "los tamaños de kernel y las dilataciones son >= 1."))
 
 
 @pytest.mark.task("1.4")
@@ -164,6 +198,24 @@ def test_conv_parameters_match_pytorch(ca, groups, c_in, c_out, k, bias):
 
 
 @pytest.mark.task("1.4")
+def test_parameter_counts_reject_impossible_layers(ca):
+    """conv2d_num_params and linear_num_params raise ValueError for sizes below 1 or channels not divisible by groups"""
+    check_equal(ca.conv2d_num_params(4, 8, 3, groups=2), 152, call=describe_call("conv2d_num_params", 4, 8, 3, groups=2),
+                hint=T("valid layers first: (3*3*4/2 + 1)*8 = 152.", "primero las capas válidas: (3*3*4/2 + 1)*8 = 152."))
+    check_equal(ca.linear_num_params(1, 1), 2, call=describe_call("linear_num_params", 1, 1))
+    hint = T("torch.nn.Conv2d and torch.nn.Linear refuse these layers: sizes and groups must be >= 1, and groups must "
+             "divide both in_channels and out_channels.",
+             "torch.nn.Conv2d y torch.nn.Linear rechazan estas capas: los tamaños y groups deben ser >= 1, y groups "
+             "debe dividir in_channels y out_channels.")
+    for args, kwargs in [((0, 6, 3), {}), ((3, 0, 3), {}), ((3, 6, 0), {}), ((3, 6, (3, 0)), {}), ((3, 6, 3), {"groups": 0}),
+                         ((4, 6, 3), {"groups": 4}), ((6, 4, 3), {"groups": 4})]:
+        check_raises(ValueError, ca.conv2d_num_params, *args, **kwargs,
+                     call=describe_call("conv2d_num_params", *args, **kwargs), hint=hint)
+    for args in ((0, 5), (5, 0)):
+        check_raises(ValueError, ca.linear_num_params, *args, call=describe_call("linear_num_params", *args), hint=hint)
+
+
+@pytest.mark.task("1.4")
 @settings(max_examples=60)
 @given(n_in=st.integers(1, 500), n_out=st.integers(1, 50), bias=st.booleans())
 def test_linear_parameters_match_pytorch(ca, n_in, n_out, bias):
@@ -177,38 +229,39 @@ def test_linear_parameters_match_pytorch(ca, n_in, n_out, bias):
 
 @st.composite
 def sequentials(draw):
-    """A random valid Conv2d/MaxPool2d/ReLU stack, then Flatten and Linear layers."""
+    """A random valid Conv2d/MaxPool2d/ReLU stack, then Flatten and Linear layers: (description, input shape)."""
     channels, h, w = draw(st.integers(1, 4)), draw(st.integers(8, 40)), draw(st.integers(8, 40))
     layers, c = [], channels
     for _ in range(draw(st.integers(1, 4))):
         if draw(st.booleans()):
             out = draw(st.integers(1, 8))
-            layers.append(nn.Conv2d(c, out, draw(size_or_pair(st.integers(1, 5))), stride=draw(st.integers(1, 2)),
-                                    padding=draw(st.integers(0, 2)), dilation=draw(st.integers(1, 2))))
-            layers.append(nn.ReLU())
+            layers.append(["Conv2d", dict(in_channels=c, out_channels=out, kernel_size=draw(size_or_pair(st.integers(1, 5))),
+                                          stride=draw(st.integers(1, 2)), padding=draw(st.integers(0, 2)),
+                                          dilation=draw(st.integers(1, 2)))])
+            layers.append(["ReLU", {}])
             c = out
         else:
             k = draw(st.integers(1, 3))
-            layers.append(nn.MaxPool2d(k, stride=draw(st.integers(1, 3)), padding=draw(st.integers(0, k // 2)),
-                                       ceil_mode=draw(st.booleans())))
-    model = nn.Sequential(*layers, nn.Flatten())
+            layers.append(["MaxPool2d", dict(kernel_size=k, stride=draw(st.integers(1, 3)),
+                                             padding=draw(st.integers(0, k // 2)), ceil_mode=draw(st.booleans()))])
     try:
-        features = oracles.trace(model, (channels, h, w))[-1][0]
+        features = oracles.trace(oracles.nets.build(layers + [["Flatten", {}]]), (channels, h, w))[-1][0]
     except RuntimeError:
         assume(False)
     hidden = draw(st.integers(1, 20))
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(features, hidden), nn.Sigmoid(),
-                         nn.Linear(hidden, 10)), (channels, h, w)
+    return layers + [["Flatten", {}], ["Linear", dict(in_features=features, out_features=hidden)], ["Sigmoid", {}],
+                     ["Linear", dict(in_features=hidden, out_features=10)]], (channels, h, w)
 
 
 @pytest.mark.task("1.5")
 @settings(max_examples=60)
 @given(case=sequentials())
-def test_trace_matches_pytorch(ca, case):
+def test_trace_matches_pytorch(ca, nets, case):
     """trace_shapes equals the shapes PyTorch produces, on random networks"""
-    model, input_shape = case
+    spec, input_shape = case
+    model = oracles.nets.build(spec)
     expected = oracles.trace(model, input_shape)
-    got = ca.trace_shapes(model, input_shape)
+    got = ca.trace_shapes(nets.build(spec), input_shape)
     call = f"trace_shapes({model}, {input_shape})"
     if isinstance(got, (list, tuple)) and len(got) == len(expected):
         for index, (g, e) in enumerate(zip(got, expected)):
@@ -222,35 +275,39 @@ def test_trace_matches_pytorch(ca, case):
 
 
 @pytest.mark.task("1.5")
-def test_trace_does_not_run_the_model(ca):
+def test_trace_does_not_run_the_model(ca, nets):
     """trace_shapes reads the layers' attributes and never runs them"""
-    model = oracles.lenet()
-
-    def refuse(*args, **kwargs):
-        raise RuntimeError("the layer was run")
-
-    for layer in model:
-        layer.forward = refuse
     try:
-        got = ca.trace_shapes(model, (3, 32, 32))
+        got = ca.trace_shapes(nets.unrunnable(), (3, 32, 32))
     except RuntimeError as exc:
         if "the layer was run" not in str(exc):
             raise
         fail(T("trace_shapes ran the model (it called a layer).", "trace_shapes ejecutó el modelo (llamó a una capa)."),
              T("compute every shape from the layer's attributes (kernel_size, stride, ...) with your own functions.",
                "calcula cada forma a partir de los atributos de la capa (kernel_size, stride, ...) con tus funciones."))
-    check_equal(got[-1] if got else got, (10,), call="trace_shapes(lenet, (3, 32, 32))[-1]")
+    check_equal(got[-1] if isinstance(got, (list, tuple)) and got else got, (10,),
+                call="trace_shapes(lenet, (3, 32, 32))[-1]")
 
 
 @pytest.mark.task("1.5")
-def test_trace_rejects_inconsistent_networks(ca):
-    """trace_shapes raises ValueError for a channel or feature mismatch"""
+def test_trace_rejects_inconsistent_networks(ca, nets):
+    """trace_shapes raises ValueError for a channel or feature mismatch, an unsupported or misplaced layer"""
     cases = [
-        (nn.Sequential(nn.Conv2d(1, 6, 5)), "a Conv2d expecting 1 channel on a 3-channel image"),
-        (nn.Sequential(nn.Conv2d(3, 6, 5), nn.Flatten(), nn.Linear(100, 10)), "Linear(100) after 6*28*28 features"),
-        (nn.Sequential(nn.Conv2d(3, 6, 40)), "a 40x40 kernel on a 32x32 image"),
+        ([["Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5)]], "a Conv2d expecting 1 channel on a 3-channel image"),
+        ([["Conv2d", dict(in_channels=3, out_channels=6, kernel_size=5)], ["Flatten", {}],
+          ["Linear", dict(in_features=100, out_features=10)]], "Linear(100) after 6*28*28 features"),
+        ([["Conv2d", dict(in_channels=3, out_channels=6, kernel_size=40)]], "a 40x40 kernel on a 32x32 image"),
+        ([["Conv2d", dict(in_channels=3, out_channels=6, kernel_size=3, padding="same")]], "padding='same' (a string)"),
+        ([["Flatten", {}], ["MaxPool2d", dict(kernel_size=2)]], "a MaxPool2d after Flatten"),
+        ([["AvgPool2d", dict(kernel_size=2)]], "an AvgPool2d, which trace_shapes does not support"),
     ]
-    for model, what in cases:
-        check_raises(ValueError, ca.trace_shapes, model, (3, 32, 32), call=f"trace_shapes({what})",
-                     hint=T("check that each layer's in_channels / in_features match the previous shape.",
-                            "comprueba que in_channels / in_features de cada capa coinciden con la forma anterior."))
+    got = ca.trace_shapes(nets.build(), (3, 32, 32))
+    check_equal(got[-1:] if isinstance(got, (list, tuple)) else got, [(10,)], call="trace_shapes(lenet, (3, 32, 32))[-1:]",
+                hint=T("valid networks first: a function that refuses everything scores nothing here.",
+                       "primero las redes válidas: una función que lo rechaza todo no puntúa aquí."))
+    for spec, what in cases:
+        check_raises(ValueError, ca.trace_shapes, nets.build(spec), (3, 32, 32), call=f"trace_shapes({what})",
+                     hint=T("check that each layer's in_channels / in_features match the previous shape, and raise "
+                            "ValueError for a layer you cannot trace.",
+                            "comprueba que in_channels / in_features de cada capa coinciden con la forma anterior, y "
+                            "lanza ValueError para una capa que no sepas trazar."))

@@ -6,7 +6,7 @@ the same functions against PyTorch over many random configurations.
 import pytest
 
 from autograder.feedback import T, check_equal, describe_call
-from autograder.graders.a1.oracles import FORMULA, diagnose_conv, diagnose_pool, lenet
+from autograder.graders.a1.oracles import FORMULA, diagnose_conv, diagnose_pool
 
 
 @pytest.mark.task("1.1")
@@ -72,11 +72,11 @@ def test_lenet_layer_parameters(ca):
 
 
 @pytest.mark.task("1.5")
-def test_lenet_trace(ca):
+def test_lenet_trace(ca, nets):
     """Shape trace of LeNet on CIFAR-10, ending in 400 = 16*5*5 features"""
     expected = [(6, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 10, 10), (16, 5, 5),
                 (400,), (120,), (120,), (84,), (84,), (10,)]
-    got = ca.trace_shapes(lenet(), (3, 32, 32))
+    got = ca.trace_shapes(nets.build(), (3, 32, 32))
     check_equal(got, expected, call="trace_shapes(lenet, (3, 32, 32))",
                 hint=T("one shape per layer, without the batch dimension: (C, H, W) for images, (F,) after Flatten.",
                        "una forma por capa, sin la dimensión del batch: (C, H, W) para imágenes, (F,) tras Flatten."))

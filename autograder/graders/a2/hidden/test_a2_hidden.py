@@ -1,6 +1,4 @@
 """A2 hidden graders: PyTorch as the answer key on random configurations, classic kernels, gradients, speed."""
-import time
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -125,13 +123,17 @@ def test_classic_kernels_on_a_synthetic_image(cn):
                         + str(oracles.CROSS_CORRELATION))
 
 
-def _best_of_three(function, *args):
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        result = function(*args)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+def _cpu_per_call(function, *args, enough=0.2, most=50):
+    """(CPU seconds per call, last result): calls repeated until they add up to ``enough`` CPU seconds.
+
+    The CPU time is the student process's, measured by the grader from outside, so a busy
+    machine does not change the ratio.
+    """
+    total, calls, result = 0.0, 0, None
+    while calls < most and (calls == 0 or total < enough):
+        result, seconds = function.timed(*(a.copy() for a in args))
+        total, calls = total + seconds, calls + 1
+    return max(total / calls, 1e-9), result
 
 
 @pytest.mark.task("2.2")
@@ -140,17 +142,17 @@ def test_vectorized_is_much_faster_than_loops(cn):
     rng = np.random.default_rng(7)
     x, w, b = rng.normal(size=(4, 3, 32, 32)), rng.normal(size=(8, 3, 3, 3)), rng.normal(size=8)
     cn.conv2d(x[:1].copy(), w.copy(), b.copy())  # warm-up
-    fast, out_fast = _best_of_three(cn.conv2d, x.copy(), w.copy(), b.copy())
-    slow, out_slow = _best_of_three(cn.conv2d_loops, x.copy(), w.copy(), b.copy())
+    fast, out_fast = _cpu_per_call(cn.conv2d, x, w, b)
+    slow, out_slow = _cpu_per_call(cn.conv2d_loops, x, w, b)
     check_close(out_fast, np.asarray(out_slow), name="out", call="conv2d(x(4, 3, 32, 32), w(8, 3, 3, 3), b(8,))",
                 hint=T("conv2d and conv2d_loops must give the same result on the same input.",
                        "conv2d y conv2d_loops deben dar el mismo resultado con la misma entrada."))
-    ratio = slow / max(fast, 1e-9)
+    ratio = slow / fast
     if ratio < 10:
-        fail(T("conv2d took {fast:.4f} s and conv2d_loops {slow:.4f} s (best of 3): conv2d is only {r:.1f}x faster, "
-               "expected at least 10x.",
-               "conv2d tardó {fast:.4f} s y conv2d_loops {slow:.4f} s (el mejor de 3): conv2d solo es {r:.1f} veces "
-               "más rápida; se esperaba al menos 10 veces.").format(fast=fast, slow=slow, r=ratio),
+        fail(T("conv2d took {fast:.4f} s and conv2d_loops {slow:.4f} s of CPU time per call: conv2d is only "
+               "{r:.1f}x faster, expected at least 10x.",
+               "conv2d tardó {fast:.4f} s y conv2d_loops {slow:.4f} s de CPU por llamada: conv2d solo es {r:.1f} "
+               "veces más rápida; se esperaba al menos 10 veces.").format(fast=fast, slow=slow, r=ratio),
              T("gather all the windows at once (im2col or numpy.lib.stride_tricks.sliding_window_view) and compute "
                "every output with one matrix product (np.tensordot, np.einsum or @); no Python loop over output "
                "positions.",

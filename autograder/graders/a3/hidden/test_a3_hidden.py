@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.feedback import T, check_raises, fail
+from autograder.feedback import T, check_equal, check_raises, fail
 from autograder.gradcheck import check_close, numerical_gradient
 from autograder.graders.a3 import oracles
 from autograder.graders.a3.hidden import reference
@@ -85,7 +85,13 @@ SHAPE_HINT = T("check the arguments first: W1 must be (n_in + 1, n_hidden), W2 (
 
 @pytest.mark.task("3.1")
 def test_forward_rejects_bad_shapes_and_dtypes(mlp):
-    """forward raises ValueError on wrong shapes and non-float arrays"""
+    """forward raises ValueError on wrong shapes and non-float arrays, and works on valid ones"""
+    x, W1, W2 = np.array([0.3, -0.2]), np.array([[0.5, -0.4], [0.3, 0.8], [-0.1, 0.2]]), np.array([[0.7], [-0.6], [0.05]])
+    call = "forward(x, W1, W2) (n_in=2, n_hidden=2, n_out=1)"
+    h, y = pair(mlp.forward(x.copy(), W1.copy(), W2.copy()), call)
+    exp_h, exp_y = reference.forward(x, W1, W2)
+    check_close(h, exp_h, name="h", call=call, **TOL, hint=oracles.NOTATION)
+    check_close(y, exp_y, name="y", call=call, **TOL, hint=oracles.NOTATION)
     for description, x, W1, W2 in _bad_networks():
         check_raises(ValueError, mlp.forward, x, W1, W2, call=f"forward(x, W1, W2) [{description}]", hint=SHAPE_HINT)
 
@@ -102,6 +108,36 @@ def test_deltas_match_reference_on_random_networks(mlp, net):
                 hint=oracles.diagnose_output_deltas(got, y, d))
     check_close(mlp.hidden_deltas(h.copy(), delta_k.copy(), W2.copy()), delta_j, name="delta_hidden",
                 call=f"hidden_deltas(h, delta_out, W2) ({sizes(W1, W2)})", **TOL, hint=oracles.DELTA_J)
+
+
+@pytest.mark.task("3.2")
+def test_deltas_reject_bad_shapes_and_dtypes(mlp):
+    """output_deltas and hidden_deltas raise ValueError on wrong shapes and non-float arrays, and work on valid ones"""
+    y, d = np.array([0.6, 0.3]), np.array([1.0, 0.0])
+    h, W2 = np.array([0.5, 0.8, 0.1]), np.array([[0.7, -0.2], [-0.6, 0.4], [0.3, 0.1], [9.0, 9.0]])
+    expected_k = (d - y) * y * (1 - y)
+    check_close(mlp.output_deltas(y.copy(), d.copy()), expected_k, name="delta_out", call="output_deltas(y, d)",
+                **TOL, hint=oracles.DELTA_K)
+    expected_j = h * (1 - h) * (W2[:-1] @ expected_k)
+    check_close(mlp.hidden_deltas(h.copy(), expected_k.copy(), W2.copy()), expected_j, name="delta_hidden",
+                call="hidden_deltas(h, delta_out, W2)", **TOL, hint=oracles.DELTA_J)
+    hint = T("y and d must be 1-D float arrays of the same shape; h and delta_out 1-D float arrays, and W2 of shape "
+             "(len(h) + 1, len(delta_out)); otherwise raise ValueError (check_array does it for you).",
+             "y y d deben ser arrays 1-D de floats con la misma forma; h y delta_out arrays 1-D de floats, y W2 de "
+             "forma (len(h) + 1, len(delta_out)); si no, lanza ValueError (check_array lo hace por ti).")
+    for description, args in [("y.shape=(2,), d.shape=(3,)", (y, np.zeros(3))),
+                              ("y.shape=(2, 1), d.shape=(2, 1)", (y[:, None], d[:, None])),
+                              ("y.dtype=int64", (y.astype(np.int64), d)),
+                              ("d.dtype=int64", (y, d.astype(np.int64)))]:
+        check_raises(ValueError, mlp.output_deltas, *args, call=f"output_deltas(y, d) [{description}]", hint=hint)
+    for description, args in [("W2.shape=(3, 2) for len(h)=3", (h, expected_k, W2[1:])),
+                              ("W2.shape=(2, 2) for len(h)=3", (h, expected_k, W2[2:])),
+                              ("W2.shape=(4, 1) for len(delta_out)=2", (h, expected_k, W2[:, :1])),
+                              ("h.shape=(3, 1)", (h[:, None], expected_k, W2)),
+                              ("delta_out.shape=(2, 1)", (h, expected_k[:, None], W2)),
+                              ("h.dtype=int64", (h.astype(np.int64), expected_k, W2))]:
+        check_raises(ValueError, mlp.hidden_deltas, *args, call=f"hidden_deltas(h, delta_out, W2) [{description}]",
+                     hint=hint)
 
 
 @pytest.mark.task("3.3")
@@ -145,32 +181,41 @@ def test_update_is_minus_eta_times_autograd_gradient(mlp, net):
                  oracles.update(x, d, W1, W2, eta), W1, W2, call)
 
 
-def _check_unchanged(arrays, copies, call):
-    for name, array, copy in zip(("x", "d", "W1", "W2"), arrays, copies):
-        if not np.array_equal(array, copy):
-            fail(T("{call} modified its argument {name} in place.", "{call} modificó su argumento {name}.")
-                 .format(call=call, name=name),
-                 T("return new arrays (W1 + dW1 creates one; W1 += dW1 changes the caller's array).",
-                   "devuelve arrays nuevos (W1 + dW1 crea uno; W1 += dW1 cambia el array de quien llama)."))
+def _check_unchanged(watched, call, names=("x", "d", "W1", "W2")):
+    """Fail if the watched call modified one of its array arguments in place."""
+    changed = watched.get("changed") if isinstance(watched, dict) else None
+    if not isinstance(changed, list):
+        fail(T("{call}: the grader could not observe the call.", "{call}: el corrector no pudo observar la llamada.")
+             .format(call=call))
+    for index in changed:
+        name = names[index] if isinstance(index, int) and 0 <= index < len(names) else "?"
+        fail(T("{call} modified its argument {name} in place.", "{call} modificó su argumento {name}.")
+             .format(call=call, name=name),
+             T("return new arrays (W1 + dW1 creates one; W1 += dW1 changes the caller's array).",
+               "devuelve arrays nuevos (W1 + dW1 crea uno; W1 += dW1 cambia el array de quien llama)."))
 
 
 @pytest.mark.task("3.3")
-def test_update_leaves_its_arguments_unchanged(mlp):
+def test_update_leaves_its_arguments_unchanged(mlp, helpers):
     """update_example returns new arrays and does not modify x, d, W1 or W2"""
     rng = np.random.default_rng(5)
     arrays = (rng.normal(size=3), rng.uniform(size=2), rng.normal(size=(4, 3)), rng.normal(size=(4, 2)))
-    copies = tuple(a.copy() for a in arrays)
     call = "update_example(x, d, W1, W2, eta=0.5)"
-    got1, got2 = pair(mlp.update_example(*arrays, 0.5), call)
-    _check_unchanged(arrays, copies, call)
-    if got1 is arrays[2] or got2 is arrays[3]:
+    watched = helpers("common").watch(mlp.update_example, *arrays, 0.5)
+    pair(watched["result"], call)
+    _check_unchanged(watched, call)
+    if watched["returned_arguments"]:
         fail(T("{call} returned the same array objects it received.", "{call} devolvió los mismos arrays que recibió.")
              .format(call=call))
 
 
 @pytest.mark.task("3.3")
 def test_update_rejects_bad_shapes_and_dtypes(mlp):
-    """update_example raises ValueError on wrong shapes and non-float arrays"""
+    """update_example raises ValueError on wrong shapes and non-float arrays, and works on valid ones"""
+    rng = np.random.default_rng(21)
+    x, d, W1, W2 = rng.normal(size=2), rng.uniform(size=1), rng.normal(size=(3, 2)), rng.normal(size=(3, 1))
+    check_update(mlp.update_example(x.copy(), d.copy(), W1.copy(), W2.copy(), 0.5),
+                 reference.update_example(x, d, W1, W2, 0.5), W1, W2, "update_example(x, d, W1, W2, eta=0.5)")
     for description, x, W1, W2 in _bad_networks():
         check_raises(ValueError, mlp.update_example, x, np.zeros(W2.shape[1]), W1, W2, 0.5,
                      call=f"update_example(x, d, W1, W2, 0.5) [{description}]", hint=SHAPE_HINT)
@@ -221,14 +266,15 @@ def test_batch_is_minus_eta_times_gradient_of_batch_error(mlp):
 
 
 @pytest.mark.task("3.4")
-def test_batch_checks_shapes_and_leaves_arguments_unchanged(mlp):
+def test_batch_checks_shapes_and_leaves_arguments_unchanged(mlp, helpers):
     """update_batch rejects bad shapes and dtypes with ValueError and does not modify its arguments"""
     rng = np.random.default_rng(13)
     arrays = (rng.normal(size=(5, 2)), rng.uniform(size=(5, 1)), rng.normal(size=(3, 2)), rng.normal(size=(3, 1)))
     copies = tuple(a.copy() for a in arrays)
     call = "update_batch(X, D, W1, W2, eta=0.5)"
-    pair(mlp.update_batch(*arrays, 0.5), call)
-    _check_unchanged(arrays, copies, call)
+    watched = helpers("common").watch(mlp.update_batch, *arrays, 0.5)
+    check_update(watched["result"], reference.update_batch(*copies, 0.5), copies[2], copies[3], call)
+    _check_unchanged(watched, call, names=("X", "D", "W1", "W2"))
     X, D, W1, W2 = copies
     for description, args in [("X.shape=(5, 2), D.shape=(4, 1)", (X, D[:4], W1, W2)),
                               ("X.shape=(5, 3), W1.shape=(3, 2)", (rng.normal(size=(5, 3)), D, W1, W2)),
@@ -289,18 +335,49 @@ def test_train_learns_xor(mlp):
 
 
 @pytest.mark.task("3.5")
-def test_train_is_reproducible_and_leaves_data_unchanged(mlp):
+def test_train_is_reproducible_and_leaves_data_unchanged(mlp, helpers):
     """train twice with the same seed gives identical results and does not modify X or D"""
-    X, D = XOR_X.copy(), XOR_D.copy()
     call = "train(X_xor, D_xor, n_hidden=2, eta=1.0, epochs=20, seed=4)"
-    first = mlp.train(X, D, 2, 1.0, 20, 4)
-    second = mlp.train(X, D, 2, 1.0, 20, 4)
-    if not (np.array_equal(X, XOR_X) and np.array_equal(D, XOR_D)):
-        fail(T("{call} modified X or D in place.", "{call} modificó X o D.").format(call=call),
-             T("work on new arrays.", "trabaja con arrays nuevos."))
-    same = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second))
+    runs = [helpers("common").watch(mlp.train, XOR_X.copy(), XOR_D.copy(), 2, 1.0, 20, 4) for _ in range(2)]
+    for watched in runs:
+        if watched["changed"]:
+            fail(T("{call} modified X or D in place.", "{call} modificó X o D.").format(call=call),
+                 T("work on new arrays.", "trabaja con arrays nuevos."))
+    first, second = (w["result"] for w in runs)
+    if not isinstance(first, (tuple, list)) or not isinstance(second, (tuple, list)):
+        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
+               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=first))
+    same = len(first) == len(second) and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(first, second))
     if not same:
         fail(T("{call} gave different results on two calls with the same seed.",
                "{call} dio resultados distintos en dos llamadas con la misma semilla.").format(call=call),
              T("draw every random number from np.random.default_rng(seed), created inside train.",
                "saca todos los números aleatorios de np.random.default_rng(seed), creado dentro de train."))
+
+
+@pytest.mark.task("3.5")
+def test_train_checks_its_arguments(mlp):
+    """train accepts n_hidden=1 and epochs=0, and raises ValueError for n_hidden=0, epochs=-1 and bad arrays"""
+    X, D = XOR_X.copy(), XOR_D.copy()
+    call = "train(X_xor, D_xor, n_hidden=1, eta=0.5, epochs=0, seed=2)"
+    result = mlp.train(X.copy(), D.copy(), 1, 0.5, 0, 2)
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
+               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    exp1, exp2, _ = reference.train(X, D, 1, 0.5, 0, 2)
+    hint = T("n_hidden = 1 and epochs = 0 are valid: zero epochs return the seeded initial weights and an empty "
+             "list of errors.", "n_hidden = 1 y epochs = 0 son válidos: cero épocas devuelven los pesos iniciales "
+             "sembrados y una lista de errores vacía.")
+    check_close(result[0], exp1, name="W1", call=call, rtol=1e-8, atol=1e-10, hint=hint)
+    check_close(result[1], exp2, name="W2", call=call, rtol=1e-8, atol=1e-10, hint=hint)
+    check_equal(list(result[2]), [], call=f"{call}[2]", hint=hint)
+    hint = T("n_hidden must be >= 1 and epochs >= 0; X (N, n_in) and D (N, n_out) float arrays; otherwise raise "
+             "ValueError.", "n_hidden debe ser >= 1 y epochs >= 0; X (N, n_in) y D (N, n_out) arrays de floats; si "
+             "no, lanza ValueError.")
+    for description, args in [("n_hidden=0", (X, D, 0, 0.5, 3, 0)), ("n_hidden=0, epochs=0", (X, D, 0, 0.5, 0, 0)),
+                              ("epochs=-1", (X, D, 2, 0.5, -1, 0)),
+                              ("X.shape=(4,)", (X[:, 0].copy(), D, 2, 0.5, 3, 0)),
+                              ("D.shape=(3, 1) for 4 examples", (X, D[:3].copy(), 2, 0.5, 3, 0)),
+                              ("D.shape=(4,)", (X, D[:, 0].copy(), 2, 0.5, 3, 0)),
+                              ("X.dtype=int64", (X.astype(np.int64), D, 2, 0.5, 3, 0))]:
+        check_raises(ValueError, mlp.train, *args, call=f"train(X, D, ...) [{description}]", hint=hint)

@@ -1,4 +1,4 @@
-"""Importing the student's modules inside the grading process.
+"""LEGACY RUNNER, MARKED FOR REMOVAL (see ``supervisor.py``): importing student modules in the grading process.
 
 Each module is imported once, from the submission folder only, and every
 way an import can go wrong (syntax error, exception, ``sys.exit()``, a

@@ -1,4 +1,11 @@
-"""Run grader tests against a submission in a child process that may die.
+"""LEGACY RUNNER, MARKED FOR REMOVAL: the training assignments (A4-A6) only, until they move to the sandbox.
+
+It runs student code in the same process as the grader's assertions, which
+the sandboxed engine (``autograder.runner.session``) exists to prevent. An
+assignment uses it only with ``[runner] legacy_in_process = true`` in its
+``assignment.toml``; nothing else reaches it.
+
+Run grader tests against a submission in a child process that may die.
 
 The supervisor never imports student code. It starts ``pytest`` in a child
 process (a fresh temporary working folder, a memory cap, student's bytecode
@@ -22,32 +29,13 @@ from pathlib import Path
 
 from autograder import course
 from autograder.feedback import T
+from autograder.runner.results import TestInfo, TestOutcome
 
 POLL_SECONDS = 0.05
 STARTUP_SECONDS = 120  # pytest, torch and the grader tests load before any student code runs
 
 
-class GraderError(Exception):
-    """The grader itself could not run (not the submission's fault)."""
-
-
-@dataclass
-class TestInfo:
-    nodeid: str
-    function: str
-    title: str
-    case: str | None
-    task: str | None
-    suite: str
-
-
-@dataclass
-class TestOutcome:
-    info: TestInfo
-    status: str  # passed | failed | skipped | timeout | crashed | not-run
-    feedback: str = ""
-    seconds: float = 0.0
-
+from autograder.runner.session import GraderError  # noqa: E402  (one error type for both runners)
 
 @dataclass
 class RunOptions:
@@ -122,7 +110,7 @@ def _start_child(assignment, paths, submission, scratch, attempt, remaining, bro
     events.touch()
     args = [sys.executable, "-m", "pytest", *paths,
             "-c", str(course.GRADERS_DIR / "pytest.ini"), "--rootdir", str(course.GRADERS_DIR),
-            "-p", "autograder.runner.plugin", "-q", "--no-header", "-p", "no:cacheprovider",
+            "-p", "autograder.runner.legacy.plugin", "-q", "--no-header", "-p", "no:cacheprovider",
             "--import-mode=importlib",
             "--ag-assignment", assignment.id, "--ag-submission", str(Path(submission).resolve()),
             "--ag-events", str(events)]

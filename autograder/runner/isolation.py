@@ -1,0 +1,177 @@
+"""How confined the student process can be on this machine, and what it may touch.
+
+Levels, from the mechanisms :mod:`autograder.runner.confine` finds:
+
+- ``full``: Linux with Landlock ABI >= 6, seccomp and a process limit
+  (``RLIMIT_NPROC``, or a cgroup when running as root). The student process
+  reads only the Python installation and its packages (never this engine's
+  trusted code, the course repository, data or other submissions), its own
+  submission and the sandbox runtime; writes only its scratch folder; has no
+  TCP (Landlock), no other sockets but Unix ones (seccomp), cannot signal or
+  trace anything outside the sandbox, runs without capabilities, and under
+  resource limits; a subreaper warden kills everything it started.
+- ``partial``: Linux, but Landlock is missing or older than ABI 6, or seccomp
+  is missing: a separate process with limits, no capabilities and the warden,
+  with only some of the file, network and signal rules.
+- ``none``: another operating system (a student's laptop): a separate
+  process with resource limits, and nothing more.
+
+Whatever the level, results and verdicts never leave the trusted process:
+the level only says how much the student process can see and do.
+"""
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import course
+from autograder.runner import cgroups, confine
+
+LEVELS = ("none", "partial", "full")
+FULL_LANDLOCK_ABI = 6
+CAP_VARIABLE = "AUTOGRADER_ISOLATION"  # "partial" or "none": pretend this machine offers no more (for tests)
+
+SYSTEM_READ_EXEC = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/bin", "/bin",
+                    "/usr/local/bin", "/usr/libexec"]
+SYSTEM_READ = ["/sys/devices/system/cpu", "/usr/share/zoneinfo", "/proc/self"]
+SYSTEM_FILES = ["/dev/urandom", "/dev/random", "/dev/zero", "/etc/ld.so.cache", "/etc/ld.so.conf",
+                "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/os-release",
+                "/proc/cpuinfo", "/proc/meminfo"]
+SYSTEM_WRITE = ["/dev/null"]
+
+
+class IsolationError(Exception):
+    """The machine cannot confine the student process as much as was required."""
+
+
+@dataclass
+class Isolation:
+    level: str
+    mechanisms: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    landlock_abi: int = 0
+    seccomp: bool = False
+    drop_privileges: bool = False
+    uid: int | None = None
+
+    def describe(self) -> str:
+        text = f"{self.level} ({', '.join(self.mechanisms) or 'a separate process only'})"
+        return text + (f"; missing: {', '.join(self.missing)}" if self.missing else "")
+
+    def at_least(self, level: str) -> bool:
+        return LEVELS.index(self.level) >= LEVELS.index(level)
+
+
+def probe() -> Isolation:
+    """The strongest confinement this machine offers (capped by ``AUTOGRADER_ISOLATION`` if set)."""
+    found = confine.available()
+    cap = os.environ.get(CAP_VARIABLE, "full")
+    if cap not in LEVELS:
+        cap = "full"
+    if not found["linux"] or cap == "none":
+        return Isolation("none", ["separate process", "resource limits"],
+                         ["Landlock", "seccomp", "subreaper"] if found["linux"] else
+                         ["Linux (Landlock, seccomp, subreaper)"])
+    abi = found["landlock"] if cap == "full" else 0
+    use_seccomp = found["seccomp"] and cap == "full"
+    mechanisms = ["separate process", "resource limits", "subreaper warden"]
+    missing = []
+    if cgroups.available():
+        mechanisms.append("cgroup process limit")
+    elif not found["root"]:
+        mechanisms.append("RLIMIT_NPROC")
+    else:
+        missing.append("a process limit (RLIMIT_NPROC does not bind root; no writable cgroup)")
+    if found["root"]:
+        mechanisms.append("no capabilities")
+    if abi:
+        what = "files" + (", TCP" if abi >= 4 else "") + (", signals, abstract sockets" if abi >= 6 else "")
+        mechanisms.append(f"Landlock ABI {abi} ({what})")
+    if abi < FULL_LANDLOCK_ABI:
+        missing.append(f"Landlock ABI {FULL_LANDLOCK_ABI}" + (f" (this kernel has {abi})" if abi else ""))
+    if use_seccomp:
+        mechanisms.append("seccomp (no network sockets, no ptrace)")
+    else:
+        missing.append("seccomp")
+    level = "full" if not missing else "partial"
+    return Isolation(level, mechanisms, missing, landlock_abi=abi, seccomp=use_seccomp,
+                     drop_privileges=found["root"])
+
+
+def require(isolation: Isolation, minimum: str) -> None:
+    if not isolation.at_least(minimum):
+        raise IsolationError(
+            f"this machine gives the student process only {isolation.level} isolation "
+            f"(missing: {', '.join(isolation.missing)}); grading needs {minimum}. "
+            f"Pass --allow-isolation {isolation.level} to grade anyway.")
+
+
+# -- what the student process may read and write ------------------------------------------------
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def grant_except(root: str, excluded: list[Path]) -> tuple[list[str], list[str]]:
+    """Split ``root`` into (paths granted whole, directories granted only to list) so that no
+    ``excluded`` path inside it is granted. Landlock has no deny rules, so an excluded subtree is left
+    out by granting each of its ancestors' other entries instead. A root inside an excluded folder
+    (a virtual environment inside the course repository) is still granted; nothing inside this
+    engine's package ever is."""
+    path = Path(root).resolve()
+    if not path.exists() or path in excluded or _inside(path, course.PACKAGE_DIR.resolve()):
+        return [], []
+    inner = [ex for ex in excluded if ex != path and _inside(ex, path)]
+    if not inner:
+        return [str(path)], []
+    whole, listed = [], [str(path)]
+    try:
+        entries = sorted(path.iterdir())
+    except OSError:
+        return [], []
+    for entry in entries:
+        if entry.is_symlink():
+            continue
+        more_whole, more_listed = grant_except(str(entry), excluded)
+        whole += more_whole
+        listed += more_listed
+    return whole, listed
+
+
+def python_paths() -> list[str]:
+    """The interpreter, its standard library and every site-packages folder."""
+    paths = {sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parent)}
+    for scheme_vars in ({}, {"base": sys.base_prefix, "platbase": sys.base_prefix}):
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            paths.add(sysconfig.get_paths(vars=scheme_vars or None)[key])
+    paths.update(site.getsitepackages())
+    return sorted(p for p in paths if p and os.path.isdir(p))
+
+
+def excluded_paths(private: list[Path]) -> list[Path]:
+    """What must stay unreadable whatever else is granted: the engine's trusted code and graders, the
+    course repository, and the grading run's private folders."""
+    excluded = [course.PACKAGE_DIR.resolve(), *(p.resolve() for p in private)]
+    root = course.repo_root()
+    if root is not None:
+        excluded.append(root.resolve())
+    return excluded
+
+
+def landlock_rules(isolation: Isolation, runtime: Path, submission: Path, scratch: Path,
+                   private: list[Path], extra_read: list[str] = ()) -> dict | None:
+    """The Landlock rules of one student process, or None below Landlock."""
+    if not isolation.landlock_abi:
+        return None
+    excluded = excluded_paths(private)
+    read_exec, listed = [], []
+    for root in [*python_paths(), *SYSTEM_READ_EXEC]:
+        whole, only_listed = grant_except(root, excluded)
+        read_exec += whole
+        listed += only_listed
+    read = [str(runtime), str(submission), *SYSTEM_READ, *extra_read]
+    return {"abi": isolation.landlock_abi, "read_exec": sorted(set(read_exec)), "read": read,
+            "list": sorted(set(listed)), "write": [str(scratch), *SYSTEM_WRITE], "read_files": SYSTEM_FILES}
