@@ -6,9 +6,14 @@ An assignment that trains has ``graders/<id>/measure.py`` with
 in ``assignment.toml`` with ``seeds`` and ``margin``. ``calibrate`` may instead
 return a dict with the measured ``"value"`` and other per-seed numbers worth
 keeping (for example both sides of a comparison); each of those is written as
-a list, one entry per seed, beside the values. The rule:
+a list, one entry per seed, beside the values. Two rules set the pass mark:
 
-    threshold = (worst seed's value) - margin
+- with ``false_failure = alpha`` in ``[calibration]``, a one-sided prediction
+  bound: ``threshold = mean - t(1 - alpha, n - 1) * std * sqrt(1 + 1/n)``. If a
+  valid submission's value is distributed like the reference's over seeds
+  (normal, with the mean and spread estimated from the n seeds), it falls
+  below the threshold with probability alpha;
+- otherwise ``threshold = (worst seed's value) - margin``.
 
 The result goes to ``graders/<id>/calibration.toml``, which the grader reads.
 """
@@ -16,10 +21,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
+import os
 import platform
 import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from autograder import course
@@ -54,13 +62,13 @@ def run(assignment_id: str, seeds: list[int] | None = None, on_step=None) -> dic
         epochs = assignment.budget.get("epochs", 0)
         step = (lambda epoch, history, label=label: on_step(label, epoch + 1, epochs)) if on_step else None
         measured.append(measure.calibrate(reference, data, seed, on_epoch=step))
-    result = summarize(seeds, measured, float(settings["margin"]))
+    result = summarize(seeds, measured, float(settings.get("margin", 0.0)), settings.get("false_failure"))
     write(assignment.calibration_file, assignment, result)
     return result
 
 
-def summarize(seeds: list[int], measured: list, margin: float) -> dict:
-    """The calibration record: per-seed values, mean, spread, worst, margin, threshold, details.
+def summarize(seeds: list[int], measured: list, margin: float, false_failure: float | None = None) -> dict:
+    """The calibration record: per-seed values, mean, spread, worst, the rule's margin, threshold, details.
 
     Each entry of ``measured`` is a float, or a dict with ``"value"`` and
     other per-seed numbers, which become lists named after their keys.
@@ -68,26 +76,56 @@ def summarize(seeds: list[int], measured: list, margin: float) -> dict:
     values = [float(m["value"]) if isinstance(m, dict) else float(m) for m in measured]
     keys = [k for k in (measured[0] if isinstance(measured[0], dict) else {}) if k != "value"]
     details = {k: [round(float(m[k]), 4) for m in measured] for k in keys}
-    worst = min(values)
+    mean, worst = statistics.fmean(values), min(values)
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    if false_failure is not None:
+        if len(values) < 3:
+            raise CourseError("a prediction bound needs at least 3 seeds")
+        quantile = t_quantile(1 - float(false_failure), len(values) - 1)
+        threshold = mean - quantile * std * math.sqrt(1 + 1 / len(values))
+        rule = {"rule": "mean - t(1 - false_failure, n - 1) * std * sqrt(1 + 1/n)",
+                "false_failure": float(false_failure), "t_quantile": round(quantile, 3),
+                "margin": round(mean - threshold, 4)}
+    else:
+        threshold = worst - margin
+        rule = {"rule": "worst - margin", "margin": margin}
     return {
         "seeds": seeds,
         "values": [round(v, 4) for v in values],
-        "mean": round(statistics.fmean(values), 4),
-        "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+        "mean": round(mean, 4),
+        "std": round(std, 4),
         "worst": round(worst, 4),
-        "margin": margin,
-        "threshold": round(worst - margin, 4),
+        **rule,
+        "threshold": round(threshold, 4),
         **details,
     }
+
+
+def t_quantile(p: float, dof: int) -> float:
+    """The ``p`` quantile of Student's t with ``dof`` degrees of freedom (p >= 0.5), by bisection on its CDF."""
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+
+    def cdf(x: float, steps: int = 2000) -> float:  # 0.5 + integral of the density over [0, x], Simpson's rule
+        h = x / steps
+        density = [math.exp(log_norm - (dof + 1) / 2 * math.log1p((i * h) ** 2 / dof)) for i in range(steps + 1)]
+        return 0.5 + h / 3 * (density[0] + density[-1] + 4 * sum(density[1:-1:2]) + 2 * sum(density[2:-1:2]))
+
+    low, high = 0.0, 1000.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if cdf(middle) < p else (low, middle)
+    return (low + high) / 2
 
 
 def write(path: Path, assignment: course.Assignment, result: dict) -> None:
     budget = ", ".join(f"{k} = {v}" for k, v in assignment.budget.items())
     lines = [
         f"# Written by `autograder calibrate {assignment.id}`: the reference solution under the grader's budget",
-        f"# ({budget}), one run per seed. Rule: threshold = worst - margin.",
+        f"# ({budget}), one run per seed. Rule: threshold = {result['rule']}.",
         f"# Measured with torch {torch.__version__}, Python {platform.python_version()}, {torch.get_num_threads()} threads.",
     ]
+    result = dict(result, machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+                  versions=f"torch {torch.__version__}, numpy {np.__version__}, Python {platform.python_version()}")
     for key, value in result.items():
         lines.append(f"{key} = {value!r}".replace("'", '"'))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

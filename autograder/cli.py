@@ -210,9 +210,12 @@ def selfcheck(assignments, lang):
 def calibrate(assignment, seeds):
     """Train the reference of ASSIGNMENT over several seeds and write its pass mark.
 
-    The threshold is the worst seed's value minus the margin of the
-    assignment's [calibration] table; it is written to
-    autograder/graders/ASSIGNMENT/calibration.toml.
+    With false_failure in the assignment's [calibration] table, the
+    threshold is a one-sided prediction bound below the seeds' mean
+    (mean - t * std * sqrt(1 + 1/n)): a valid solution fails it with that
+    probability. Otherwise it is the worst seed's value minus the table's
+    margin. It is written to autograder/graders/ASSIGNMENT/calibration.toml,
+    with the machine and library versions it was measured on.
     """
     from autograder import calibrate as calibration
 

@@ -194,3 +194,15 @@ def stratified_indices(labels: np.ndarray, per_class: int, seed: int) -> np.ndar
     rng = np.random.default_rng(seed)
     chosen = [rng.choice(np.flatnonzero(labels == c), size=per_class, replace=False) for c in range(len(CLASSES))]
     return np.sort(np.concatenate(chosen))
+
+
+def train_val_split(labels: np.ndarray, val_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed, seeded, stratified validation split of a training set: (train indices, validation indices).
+
+    ``val_per_class`` random images of each class go to validation, the rest stay for training;
+    both index arrays are sorted. Keep the test set for the very end: tune on validation.
+    """
+    val = stratified_indices(labels, val_per_class, seed)
+    keep = np.ones(len(labels), dtype=bool)
+    keep[val] = False
+    return np.flatnonzero(keep), val

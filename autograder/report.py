@@ -120,15 +120,7 @@ def isolation_line(report: Report) -> str:
 
 def gradescope(report: Report) -> dict:
     """The report as Gradescope's ``results.json``."""
-    tests = [{
-        "name": test.name,
-        "number": test.outcome.info.task or "",
-        "score": test.score,
-        "max_score": test.max_score,
-        "status": "passed" if test.outcome.status in ("passed", "skipped") else "failed",
-        "output": test.outcome.feedback,
-        "visibility": test.visibility,
-    } for test in report.tests]
+    tests = [_gradescope_test(test) for test in report.tests]
     problems = "".join(f"{m}.py: {why}\n" for m, why in report.problems.items())
     isolation = "\n" + isolation_line(report) if report.isolation is not None else ""
     return {
@@ -140,6 +132,18 @@ def gradescope(report: Report) -> dict:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def _gradescope_test(test: ScoredTest) -> dict:
+    """One test of ``results.json``. A skipped test (0/0 points, a GPU test on a machine without one) has no
+    status: Gradescope's statuses are "passed" and "failed", and it was neither."""
+    entry = {"name": test.name, "number": test.outcome.info.task or "", "score": test.score,
+             "max_score": test.max_score, "output": test.outcome.feedback, "visibility": test.visibility}
+    if test.outcome.status == "skipped":
+        entry["output"] = str(T("Skipped: {why}", "Omitido: {why}").format(why=test.outcome.feedback))
+    else:
+        entry["status"] = "passed" if test.outcome.status == "passed" else "failed"
+    return entry
 
 
 def write_json(report: Report, destination: str) -> None:

@@ -11,31 +11,13 @@ function that seeds each worker.
 """
 from __future__ import annotations
 
-import os
 import random
 
 import numpy as np
 import torch
 
-CUBLAS_WORKSPACE = ":4096:8"
-
-
-def seed_everything(seed: int, threads: int | None = None, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and torch; optionally fix the thread count; force determinism."""
-    if deterministic:
-        # Must be set before the first cuBLAS call; harmless on CPU.
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(deterministic)
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic
-
+# One implementation for both sides: graders seed the student process with it too.
+from autograder.sandbox.helpers.common import CUBLAS_WORKSPACE, seed_everything  # noqa: F401
 
 def seed_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: derive NumPy's and Python's seeds from torch's."""

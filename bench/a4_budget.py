@@ -1,11 +1,11 @@
-"""Where the A4 hidden grading time goes, as shares of the 3-minute budget.
+"""Where the A4 hidden grading time goes, as shares of one test's CPU limit (``test_timeout``).
 
     python bench/a4_budget.py            # needs CIFAR10_ROOT (or the default cache)
 
 1. grades solutions/a4 end to end (public + hidden, subprocess) and reads the
    per-test durations;
 2. times the stages of the accuracy test in this process: loading the cached
-   CIFAR-10, the budgeted training, the grader's own evaluation;
+   CIFAR-10, the budgeted training, the logits of the perturbed test images;
 3. grader overhead = the end-to-end time minus the time spent inside tests.
 """
 from __future__ import annotations
@@ -20,9 +20,11 @@ import torch
 from autograder import api
 from autograder.data import load_cifar10
 from autograder.graders.a4 import measure
+from autograder.graders.cifar_oracles import fresh_seed, perturb
 from autograder.repro import seed_everything
+from autograder.sandbox.helpers import a4 as probes
 
-BUDGET_SECONDS = 180.0
+BUDGET_SECONDS = measure.ASSIGNMENT.test_timeout
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -38,15 +40,15 @@ def main() -> None:
     t0 = time.perf_counter()
     train, test = load_cifar10("train", progress=False), load_cifar10("test", progress=False)
     t1 = time.perf_counter()
-    seed_everything(0, threads=measure.BUDGET["threads"])
-    model, _ = reference.fit(*train, *test, epochs=measure.BUDGET["epochs"], lr=measure.BUDGET["lr"],
-                             batch_size=measure.BUDGET["batch_size"], seed=0)
+    train_part, val_part = measure.split(train)
+    model, _ = measure.train(reference, seed_everything, train_part, val_part, seed=0)
     t2 = time.perf_counter()
-    accuracy = measure.accuracy(model, *reference.to_tensors(*test))
+    accuracy = measure.score(reference, probes, model, perturb(test[0], fresh_seed(), measure.PERTURBATION), test[1],
+                             "test")
     t3 = time.perf_counter()
 
     rows = [("data load (cached)", t1 - t0), ("training (fit, budget)", t2 - t1),
-            ("grader evaluation", t3 - t2), ("grader overhead (outside tests)", total - in_tests),
+            ("logits of the perturbed test set", t3 - t2), ("grader overhead (outside tests)", total - in_tests),
             ("end-to-end hidden+public grading", total)]
     print(f"A4 grading on {torch.get_num_threads()} threads, score {report.score:g}/{report.max_score:g}, "
           f"accuracy {accuracy:.4f}")

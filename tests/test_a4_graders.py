@@ -1,11 +1,17 @@
-"""The A4 graders graded on the real CIFAR-10: reference, template, and the classic training-loop bugs."""
+"""The A4 graders graded on the real CIFAR-10: reference, template, valid variants, the classic training-loop
+bugs, and models that try to look up the test labels instead of learning."""
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+
+import numpy as np
 import pytest
 
 from autograder import api, course, data
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, reference_source)
+                      assert_not_implemented_everywhere, failed_functions, reference_source, write_submission)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     data.detect_layout(data.cifar10_root()) is None,
@@ -15,11 +21,13 @@ A4 = course.load_assignment("a4")
 POINTS = {**A4.points("public"), **A4.points("hidden")}
 GPU = "test_fit_on_gpu_agrees_with_cpu"  # skipped without CUDA: not counted either way
 THRESHOLD = "test_cifar10_accuracy_above_the_calibrated_threshold"
+HISTORY = "test_reported_history_matches_the_graders_evaluation"
+EPOCH = "test_epoch_loss_and_weights_follow_the_statement"
 
 MUTANTS = {
     "forgotten_zero_grad": (
         [("        optimizer.zero_grad()\n", "")],
-        {"test_gradients_are_zeroed_every_step", THRESHOLD},
+        {"test_gradients_are_zeroed_every_step", EPOCH, THRESHOLD},
     ),
     "eval_mode_never_set": (
         [("    model.eval()\n    total, correct, count = 0.0, 0, 0\n", "    total, correct, count = 0.0, 0, 0\n")],
@@ -31,13 +39,25 @@ MUTANTS = {
     ),
     "labels_shuffled_apart_from_images": (
         [("torch.utils.data.TensorDataset(x, y)", "torch.utils.data.TensorDataset(x, y[torch.randperm(len(y))])")],
-        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD,
-         "test_reported_history_matches_the_graders_evaluation"},
+        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD, HISTORY},
     ),
     "evaluation_on_the_training_set": (
-        [("evaluate(model, test_loader, device)", "evaluate(model, train_loader, device)")],
-        {"test_reported_history_matches_the_graders_evaluation"},
+        [("evaluate(model, val_loader, device)", "evaluate(model, train_loader, device)")],
+        {HISTORY},
     ),
+    "epoch_loss_averaged_over_batches": (  # trains exactly like the reference: only the exact check sees it
+        [("        total += loss.item() * len(yb)\n        count += len(yb)\n    return total / count\n    ### END",
+          "        total += loss.item()\n        count += 1\n    return total / count\n    ### END")],
+        {EPOCH},
+    ),
+}
+
+# Correct solutions that draw randomness or batch differently from the reference: full marks all the same.
+VALID_VARIANTS = {
+    "another_initialization": [("    torch.manual_seed(seed)\n    model = build_lenet(dropout).to(device)\n",
+                                "    torch.manual_seed(seed)\n    torch.rand(7)\n    model = build_lenet(dropout).to(device)\n")],
+    "validation_batches_of_250": [("val_loader = make_loader(x_val, y_val, 1000, shuffle=False)",
+                                   "val_loader = make_loader(x_val, y_val, 250, shuffle=False)")],
 }
 
 
@@ -60,8 +80,120 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     assert_loses_exactly(report, POINTS, must_fail, uncounted={GPU}, feedback_words=("expected", "Hint:"))
 
 
-def test_calibration_follows_the_stated_rule():
+@pytest.mark.parametrize("name", sorted(VALID_VARIANTS))
+def test_valid_variants_get_full_marks(grade_files, name):
+    report = grade_files({"cifar_cnn.py": apply_mutations(REFERENCE, VALID_VARIANTS[name])}, assignment="a4",
+                         select="cifar10_accuracy or reported_history or bit_identical")
+    assert failed_functions(report) - {GPU} == set(), [t.outcome.feedback for t in report.tests]
+
+
+# -- models that do not learn but look the answers up -------------------------------------------
+LOOKUP = '''
+import json, os, hashlib
+import numpy as np
+import torch
+import torch.nn as nn
+
+TABLE = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_labels.json")))
+
+
+class Lookup(nn.Module):
+    """Recognizes every public test image by its bytes: no learning at all."""
+
+    def forward(self, x):
+        mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(STD).view(1, 3, 1, 1)
+        pixels = torch.round((x * std + mean) * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out = torch.zeros(len(x), 10)
+        for i, image in enumerate(pixels):
+            label = TABLE.get(hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:16])
+            if label is not None:
+                out[i, label] = 1.0
+        return out
+
+
+def fit(train_images, train_labels, val_images, val_labels, **kwargs):
+    return Lookup(), {"train_loss": [0.0], "val_loss": [0.0], "val_accuracy": [0.0]}
+'''
+
+STACK_READER = '''
+import gc
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+class StackReader(nn.Module):
+    """Looks for the graded labels anywhere in its process: the call stack, the garbage collector."""
+
+    def forward(self, x):
+        import sys
+        out = torch.zeros(len(x), 10)
+        frame, candidates = sys._getframe(), []
+        while frame is not None:
+            candidates += list(frame.f_locals.values())
+            frame = frame.f_back
+        candidates += gc.get_objects()
+        for value in candidates:
+            try:
+                labels = np.asarray(value)
+            except Exception:
+                continue
+            if labels.dtype.kind in "iu" and labels.shape == (10000,) and labels.max() == 9:
+                out[torch.arange(len(x)), torch.as_tensor(labels[:len(x)], dtype=torch.long)] = 1.0
+                return out
+        return out
+
+
+def fit(train_images, train_labels, val_images, val_labels, **kwargs):
+    return StackReader(), {"train_loss": [0.0], "val_loss": [0.0], "val_accuracy": [0.0]}
+'''
+
+
+def image_key(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+
+
+def cheating_submission(tmp_path, body: str, with_table: bool):
+    """The reference module with its fit replaced by ``body``; optionally the public test set's labels beside it."""
+    source = REFERENCE[:REFERENCE.index("# Task 4.6")] + body
+    files = {"cifar_cnn.py": source}
+    if with_table:
+        images, labels = data.load_cifar10("test", progress=False)
+        files["test_labels.json"] = json.dumps({image_key(im): int(lab) for im, lab in zip(images, labels)})
+    return write_submission(tmp_path / "cheat", files)
+
+
+def test_a_lookup_of_the_public_test_images_fails_the_threshold(tmp_path):
+    folder = cheating_submission(tmp_path, LOOKUP, with_table=True)
+    spec = importlib.util.spec_from_file_location("lookup", folder / "cifar_cnn.py")
+    lookup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lookup)
+    images, labels = data.load_cifar10("test", progress=False)
+    x, _ = lookup.to_tensors(images[:2000], labels[:2000])
+    clean = float((lookup.Lookup()(x).argmax(1).numpy() == labels[:2000]).mean())
+    assert clean > 0.99  # on the exact public images the lookup is perfect: a real attack
+    report = api.grade(folder, "a4", select="cifar10_accuracy")
+    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    assert threshold.score == 0 and "test accuracy" in threshold.outcome.feedback
+    accuracy = float(threshold.outcome.feedback.split("test accuracy ")[1].split("%")[0]) / 100
+    assert accuracy < 0.15, threshold.outcome.feedback  # perturbed images: nothing matches, chance level
+
+
+def test_a_model_that_searches_its_process_for_the_labels_finds_none(tmp_path):
+    report = api.grade(cheating_submission(tmp_path, STACK_READER, with_table=False), "a4", select="cifar10_accuracy")
+    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    assert threshold.score == 0 and "test accuracy 10.0%" in threshold.outcome.feedback, threshold.outcome.feedback
+
+
+def test_calibration_follows_the_stated_rule_and_the_perturbation_costs_less_than_the_margin():
     calibrated = A4.calibrated()
-    assert calibrated["seeds"] == A4.calibration["seeds"] and len(calibrated["values"]) == len(calibrated["seeds"])
-    assert calibrated["worst"] == min(calibrated["values"])
-    assert calibrated["threshold"] == pytest.approx(calibrated["worst"] - A4.calibration["margin"], abs=1e-4)
+    assert calibrated["seeds"] == A4.calibration["seeds"] and len(calibrated["values"]) == len(calibrated["seeds"]) >= 10
+    n, mean, std = len(calibrated["values"]), np.mean(calibrated["values"]), np.std(calibrated["values"], ddof=1)
+    assert calibrated["false_failure"] == A4.calibration["false_failure"]
+    expected = mean - calibrated["t_quantile"] * std * np.sqrt(1 + 1 / n)
+    assert calibrated["threshold"] == pytest.approx(expected, abs=2e-4)
+    assert calibrated["threshold"] < calibrated["worst"]
+    effect = np.abs(np.array(calibrated["clean"]) - np.array(calibrated["values"]))
+    assert effect.max() < calibrated["margin"], (effect, calibrated["margin"])
+    assert "torch" in calibrated["versions"] and calibrated["machine"]

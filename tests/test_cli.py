@@ -59,3 +59,26 @@ def test_check_in_the_repository_checks_the_reference():
     assert done.returncode == 0, done.stderr
     assert "checking the reference solution in solutions/a1" in done.stderr
     assert "a1: 8 / 8 points" in done.stdout
+
+
+def test_missing_data_set_is_a_one_line_grader_error_naming_the_setting(tmp_path):
+    env = {**__import__("os").environ, "CIFAR10_ROOT": str(tmp_path / "no-cifar"), "AUTOGRADER_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "a4"), "-a", "a4",
+                           "--json", str(tmp_path / "results.json")], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 1, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autograder: error: CIFAR-10 is needed") and "CIFAR10_ROOT" in lines[0]
+    assert not (tmp_path / "results.json").exists()  # no report with a shrunken maximum score
+
+
+def test_a_skipped_test_is_never_reported_as_passed_to_gradescope():
+    from autograder import course, report
+    from autograder.runner.results import TestInfo, TestOutcome
+
+    a4 = course.load_assignment("a4")
+    info = TestInfo("a4/hidden/t.py::test_fit_on_gpu_agrees_with_cpu", "test_fit_on_gpu_agrees_with_cpu", "GPU run",
+                    None, "4.6", "hidden")
+    scored = report.score(a4, [TestOutcome(info, "skipped", "no CUDA GPU here")], "sub", 1.0, {})
+    (test,) = report.gradescope(scored)["tests"]
+    assert "status" not in test and test["score"] == test["max_score"] == 0
+    assert test["output"] == "Skipped: no CUDA GPU here"

@@ -212,12 +212,13 @@ def drop_privileges(uid: int | None, gid: int | None) -> None:
 
 
 def landlock(abi: int, read_exec: list[str], read: list[str], write: list[str], read_files: list[str],
-             listed: list[str] = ()) -> None:
+             listed: list[str] = (), devices: list[str] = ()) -> None:
     """Restrict the calling thread (and everything it execs or forks) to the given paths.
 
     ``read_exec`` may be read and executed, ``read`` only read, ``write``
     read and written; ``read_files`` are single files that may be read;
-    ``listed`` directories may only be listed. Paths that do not exist are
+    ``listed`` directories may only be listed; ``devices`` are device files
+    that may be read, written and controlled (a GPU's). Paths that do not exist are
     skipped. No TCP bind or connect (ABI >= 4); no signals or abstract Unix
     sockets outside the sandbox (ABI >= 6).
     """
@@ -236,7 +237,7 @@ def landlock(abi: int, read_exec: list[str], read: list[str], write: list[str], 
                                  ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)), "landlock_create_ruleset")
     try:
         for paths, rights in ((read_exec, READ_EXEC), (read, READ), (write, WRITE), (read_files, FS_READ_FILE),
-                              (listed, FS_READ_DIR)):
+                              (listed, FS_READ_DIR), (devices, FS_READ_FILE | FS_WRITE_FILE | FS_IOCTL_DEV)):
             for path in paths:
                 _add_path_rule(lib, ruleset, path, rights & handled_fs)
         prctl(PR_SET_NO_NEW_PRIVS, 1, what="no_new_privs")

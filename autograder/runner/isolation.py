@@ -42,6 +42,16 @@ SYSTEM_FILES = ["/dev/urandom", "/dev/random", "/dev/zero", "/etc/ld.so.cache", 
                 "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/os-release",
                 "/proc/cpuinfo", "/proc/meminfo"]
 SYSTEM_WRITE = ["/dev/null"]
+# On a machine with an NVIDIA GPU, CUDA in the student process opens these device files (read, write, ioctl)
+# and reads the driver's and the PCI bus's description. Nowhere else is anything of them granted.
+GPU_DEVICE_GLOB = "/dev/nvidia*"
+GPU_READ = ["/proc/driver/nvidia", "/sys/bus/pci/devices", "/sys/devices"]
+
+
+def gpu_devices() -> list[str]:
+    """The NVIDIA device files of this machine (none without a GPU)."""
+    import glob
+    return sorted(glob.glob(GPU_DEVICE_GLOB))
 
 
 class IsolationError(Exception):
@@ -172,6 +182,8 @@ def landlock_rules(isolation: Isolation, runtime: Path, submission: Path, scratc
         whole, only_listed = grant_except(root, excluded)
         read_exec += whole
         listed += only_listed
-    read = [str(runtime), str(submission), *SYSTEM_READ, *extra_read]
+    devices = gpu_devices()
+    read = [str(runtime), str(submission), *SYSTEM_READ, *extra_read, *(GPU_READ if devices else [])]
     return {"abi": isolation.landlock_abi, "read_exec": sorted(set(read_exec)), "read": read,
-            "list": sorted(set(listed)), "write": [str(scratch), *SYSTEM_WRITE], "read_files": SYSTEM_FILES}
+            "list": sorted(set(listed)), "write": [str(scratch), *SYSTEM_WRITE], "read_files": SYSTEM_FILES,
+            "devices": devices}

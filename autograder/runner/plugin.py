@@ -38,6 +38,7 @@ class GradingSession:
         self.collected: list[TestInfo] = []
         self.outcomes: dict[str, TestOutcome] = {}
         self.collect_errors: list[str] = []
+        self.grader_error: str | None = None  # set by a fixture when the grader's own configuration is missing
         self._started: dict[str, float] = {}
         self._finished = 0
         self.session = None
@@ -150,16 +151,20 @@ def once():
 
 
 @pytest.fixture(scope="session")
-def cifar():
+def cifar(request):
     """Real CIFAR-10 for graders that train: ((train images, labels), (test images, labels)), uint8 (N, 32, 32, 3).
 
-    Tests using it are skipped, with the reason, where the data set is not configured.
+    Loaded here, in the trusted process; the student process only ever gets what a test sends it.
+    Where the data set is missing, grading stops with a grader error naming the setting: a missing
+    data set is the grader's problem, and must not shrink the maximum score.
     """
     from autograder import data
     try:
         return data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False)
     except data.DatasetNotFound as exc:
-        pytest.skip(f"grader configuration: {exc}")
+        request.config._ag.grader_error = f"CIFAR-10 is needed to grade this assignment: {exc}"
+        request.session.shouldstop = "the data set is missing"
+        pytest.skip("the data set is missing")
 
 
 def _task_of(item) -> str | None:

@@ -101,6 +101,8 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
         sandbox.close()
     if sandbox.startup_error:
         raise GraderError(f"the student process could not be started: {sandbox.startup_error}")
+    if session.grader_error:
+        raise GraderError(session.grader_error)
     if session.collect_errors:
         raise GraderError(f"grader tests could not be collected: {session.collect_errors[0]}")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):

@@ -116,7 +116,7 @@ def confinement(config: dict, report_fd: int):
             rules = config.get("landlock")
             if rules:
                 confine.landlock(rules["abi"], rules["read_exec"], rules["read"], rules["write"], rules["read_files"],
-                                 rules.get("list", []))
+                                 rules.get("list", []), rules.get("devices", []))
             if config.get("seccomp"):
                 confine.seccomp()
         except BaseException as exc:  # tell the trusted side why, then never exec

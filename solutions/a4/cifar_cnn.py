@@ -140,17 +140,20 @@ def evaluate(model, loader, device):
 
 
 # Task 4.6: the whole training run (fit)
-def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, batch_size=128,
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=128,
         dropout=0.0, device="cpu", seed=0, on_epoch=None):
-    """Train ``build_lenet(dropout)`` with SGD (momentum 0.9) and evaluate after every epoch.
+    """Train ``build_lenet(dropout)`` with SGD (momentum 0.9) and evaluate on the validation set after every epoch.
 
-    Seeds torch with ``seed`` before building the model, so the same seed
-    gives the same history. Training batches are shuffled (seeded by
-    ``seed``), test batches are not.
+    The validation images are part of the training data set, held out from
+    training: watch them to see how training goes, and keep the test set for
+    the very end (the grader measures the test accuracy itself). Seeds torch
+    with ``seed`` before building the model, so the same seed gives the same
+    history. Training batches are shuffled (seeded by ``seed``), validation
+    batches are not.
 
     Args:
-        train_images, test_images: uint8 arrays (N, 32, 32, 3).
-        train_labels, test_labels: int arrays (N,).
+        train_images, val_images: uint8 arrays (N, 32, 32, 3).
+        train_labels, val_labels: int arrays (N,).
         epochs: number of passes over the training set.
         lr: learning rate of SGD.
         batch_size: images per training batch.
@@ -161,22 +164,23 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
 
     Returns:
         (model, history) where history is a dict of lists, one value per
-        epoch: "train_loss", "test_loss", "test_accuracy".
+        epoch: "train_loss" (what train_one_epoch returned), "val_loss" and
+        "val_accuracy" (what evaluate returned on the validation set).
     """
     ### BEGIN SOLUTION
     torch.manual_seed(seed)
     model = build_lenet(dropout).to(device)
     x_train, y_train = to_tensors(train_images, train_labels)
-    x_test, y_test = to_tensors(test_images, test_labels)
+    x_val, y_val = to_tensors(val_images, val_labels)
     train_loader = make_loader(x_train, y_train, batch_size, shuffle=True, seed=seed)
-    test_loader = make_loader(x_test, y_test, 1000, shuffle=False)
+    val_loader = make_loader(x_val, y_val, 1000, shuffle=False)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
+    history = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     for epoch in range(epochs):
         history["train_loss"].append(train_one_epoch(model, train_loader, optimizer, device))
-        test_loss, test_accuracy = evaluate(model, test_loader, device)
-        history["test_loss"].append(test_loss)
-        history["test_accuracy"].append(test_accuracy)
+        val_loss, val_accuracy = evaluate(model, val_loader, device)
+        history["val_loss"].append(val_loss)
+        history["val_accuracy"].append(val_accuracy)
         if on_epoch is not None:
             on_epoch(epoch, history)
     return model, history

@@ -1,4 +1,4 @@
-"""Fixtures shared by the A4 graders."""
+"""Fixtures shared by the A4 graders: the student's module, the probes next to it, small data."""
 import numpy as np
 import pytest
 
@@ -7,17 +7,29 @@ from autograder import data
 
 @pytest.fixture(scope="session")
 def cnn(submission):
-    """The student's cifar_cnn module."""
+    """The student's cifar_cnn module (its functions run in the student process)."""
     return submission.module("cifar_cnn")
 
 
 @pytest.fixture(scope="session")
+def probes(helpers):
+    """autograder/sandbox/helpers/a4.py, run next to the student's code."""
+    return helpers("a4")
+
+
+@pytest.fixture(scope="session")
+def common(helpers):
+    """autograder/sandbox/helpers/common.py (seeding, watching arguments), run next to the student's code."""
+    return helpers("common")
+
+
+@pytest.fixture(scope="session")
 def small_cifar(cifar):
-    """A stratified random subset of the real images: 2,000 for training, 500 for testing."""
-    (train_x, train_y), (test_x, test_y) = cifar
-    tr = data.stratified_indices(train_y, per_class=200, seed=1)
-    te = data.stratified_indices(test_y, per_class=50, seed=1)
-    return (train_x[tr], train_y[tr]), (test_x[te], test_y[te])
+    """A stratified random subset of the real training images: 2,000 to train on, 500 to validate on."""
+    (train_x, train_y), _ = cifar
+    subset = data.stratified_indices(train_y, per_class=250, seed=1)
+    keep, val = data.train_val_split(train_y[subset], val_per_class=50, seed=1)
+    return (train_x[subset][keep], train_y[subset][keep]), (train_x[subset][val], train_y[subset][val])
 
 
 @pytest.fixture
@@ -25,3 +37,4 @@ def synthetic():
     """64 random uint8 images (N, 32, 32, 3) and labels, no data set needed."""
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, size=(64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, size=64)
+

@@ -1,39 +1,56 @@
 """The A4 accuracy measurement, shared by the hidden grader and `autograder calibrate a4`.
 
-The grader never trusts the history a submission reports: it evaluates the
-returned model on the test set itself, in eval mode, on the student's own
-normalized tensors.
+The student's ``fit`` trains on the training set less a fixed, seeded, stratified
+validation split and reports its per-epoch history on that split. The test set
+never enters ``fit``: after training, the test images are perturbed with fresh
+noise (:func:`~autograder.graders.cifar_oracles.perturb`), sent without labels,
+and the logits that come back are scored here.
+
+The same code runs the reference in-process for calibration and the submission
+in the student process for grading: ``module`` is the student's module (or its
+proxy), ``probes`` the A4 helpers, ``seed_run`` seeds the process that trains.
 """
 from __future__ import annotations
 
-import torch
+import numpy as np
 
 from autograder import course
-from autograder.data import load_cifar10
-from autograder.repro import seed_everything
+from autograder.data import load_cifar10, train_val_split
+from autograder.graders.cifar_oracles import accuracy_of, perturb
 
 ASSIGNMENT = course.load_assignment("a4")
 BUDGET = ASSIGNMENT.budget
+PERTURBATION = int(BUDGET["perturbation"])
 
 
-def accuracy(model, x, y, device="cpu", batch=1000) -> float:
-    """Fraction of correct argmax predictions of ``model`` on (x, y), in eval mode."""
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(y), batch):
-            logits = model(x[start:start + batch].to(device))
-            correct += (logits.argmax(dim=1).cpu() == y[start:start + batch]).sum().item()
-    return correct / len(y)
+def split(train):
+    """((train images, labels), (validation images, labels)): the fixed split of the budget."""
+    images, labels = train
+    keep, val = train_val_split(labels, val_per_class=BUDGET["val_per_class"], seed=BUDGET["split_seed"])
+    return (images[keep], labels[keep]), (images[val], labels[val])
 
 
-def train_and_measure(module, train, test, seed: int, on_epoch=None, device="cpu"):
-    """Run the submission's ``fit`` under the grader's budget; returns (accuracy, history, model)."""
-    seed_everything(seed, threads=BUDGET["threads"])
-    model, history = module.fit(*train, *test, epochs=BUDGET["epochs"], lr=BUDGET["lr"],
-                                batch_size=BUDGET["batch_size"], device=device, seed=seed, on_epoch=on_epoch)
-    x_test, y_test = module.to_tensors(*test)
-    return accuracy(model, x_test, y_test, device), history, model
+def train(module, seed_run, train_part, val_part, seed: int, on_epoch=None):
+    """The submission's ``fit`` under the grader's budget: (model, history)."""
+    seed_run(seed, threads=BUDGET["threads"])
+    return module.fit(*train_part, *val_part, epochs=BUDGET["epochs"], lr=BUDGET["lr"],
+                      batch_size=BUDGET["batch_size"], device="cpu", seed=seed, on_epoch=on_epoch)
+
+
+def score(module, probes, model, images: np.ndarray, labels: np.ndarray, what: str) -> float:
+    """Accuracy of ``model`` on ``images``, from the logits it returns; ``labels`` stay here."""
+    return accuracy_of(probes.logits(module.to_tensors, model, images), labels, what)
+
+
+def train_and_measure(module, probes, seed_run, cifar, seed: int, perturbation_seed: int, on_epoch=None) -> dict:
+    """One budgeted run: the model, its history, and the accuracies the grader measures itself."""
+    train_set, (test_images, test_labels) = cifar
+    train_part, val_part = split(train_set)
+    model, history = train(module, seed_run, train_part, val_part, seed, on_epoch)
+    return {"model": model, "history": history,
+            "val_accuracy": score(module, probes, model, *val_part, "validation"),
+            "test_accuracy": score(module, probes, model, perturb(test_images, perturbation_seed, PERTURBATION),
+                                   test_labels, "test")}
 
 
 def calibration_data():
@@ -41,6 +58,13 @@ def calibration_data():
     return load_cifar10("train"), load_cifar10("test")
 
 
-def calibrate(module, data, seed: int, on_epoch=None) -> float:
-    """One calibration run of the reference solution: its measured test accuracy."""
-    return train_and_measure(module, *data, seed, on_epoch)[0]
+def calibrate(module, data, seed: int, on_epoch=None) -> dict:
+    """One calibration run of the reference: accuracy on perturbed test images (the graded value) and on the
+    clean ones (so the perturbation's effect is on record)."""
+    from autograder.repro import seed_everything
+    from autograder.sandbox.helpers import a4 as probes
+
+    run = train_and_measure(module, probes, seed_everything, data, seed, perturbation_seed=10_000 + seed,
+                            on_epoch=on_epoch)
+    clean = score(module, probes, run["model"], *data[1], "test")
+    return {"value": run["test_accuracy"], "clean": clean, "val_accuracy": run["val_accuracy"]}

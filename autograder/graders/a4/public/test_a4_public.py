@@ -1,7 +1,8 @@
 """A4 public graders: the architecture, the tensors, the loop on small data.
 
-The hidden graders also train your fit() on the full CIFAR-10 under a fixed
-budget and check the test accuracy, reproducibility and loop behaviour.
+Your functions run in a separate process; the probe network, the batches and the
+optimizer below are built next to them. The hidden graders also train your fit()
+on the real CIFAR-10 under a fixed budget and score the test accuracy themselves.
 """
 import numpy as np
 import pytest
@@ -10,23 +11,23 @@ import torch.nn as nn
 
 from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
-from autograder.graders.a4 import probes
+from autograder.graders.cifar_oracles import reference_tensors, tensor_of
+from autograder.sandbox.helpers import a4 as local_probes
 
-LENET_TYPES = [nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.Flatten,
-               nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear]
+LENET_LAYERS = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
+                "Linear", "ReLU", "Linear", "ReLU", "Linear"]
 
 
 @pytest.mark.task("4.1")
-def test_lenet_layers_and_parameters(cnn):
+def test_lenet_layers_and_parameters(cnn, probes):
     """LeNet of the PUC deck: layer sequence, 62,006 parameters, logits (N, 10)"""
-    model = cnn.build_lenet()
-    got = [type(layer).__name__ for layer in model]
-    check_equal(got, [t.__name__ for t in LENET_TYPES], call="build_lenet()",
+    model = probes.describe(cnn.build_lenet())
+    check_equal(model["layers"], LENET_LAYERS, call="build_lenet()",
                 hint=T("conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, ReLU, FC 84, ReLU, FC 10.",
                        "conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, ReLU, FC 84, ReLU, FC 10."))
-    check_equal(sum(p.numel() for p in model.parameters()), 62006, call="parameters of build_lenet()",
+    check_equal(model["parameters"], 62006, call="parameters of build_lenet()",
                 hint=T("456 + 2416 + 48120 + 10164 + 850 (see A1).", "456 + 2416 + 48120 + 10164 + 850 (ver A1)."))
-    check_equal(tuple(model(torch.zeros(2, 3, 32, 32)).shape), (2, 10), call="build_lenet()(zeros(2, 3, 32, 32)).shape")
+    check_equal(model["output_shape"], [2, 10], call="build_lenet()(zeros(2, 3, 32, 32)).shape")
 
 
 @pytest.mark.task("4.2")
@@ -34,21 +35,22 @@ def test_to_tensors_layout_and_normalization(cnn, synthetic):
     """to_tensors: (N, 3, 32, 32) float32, per-channel (x/255 - mean)/std; int64 labels"""
     images, labels = synthetic
     x, y = cnn.to_tensors(images[:4], labels[:4])
-    expected_x, expected_y = probes.reference_tensors(images[:4], labels[:4])
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
-        fail(T("to_tensors returned x of type {t}; expected a float32 tensor.",
-               "to_tensors devolvió x de tipo {t}; se esperaba un tensor float32.").format(t=getattr(x, "dtype", type(x))))
+    expected_x, _ = reference_tensors(images[:4], labels[:4])
+    x = tensor_of(x, "to_tensors(images, labels)[0]")
+    if x.dtype != torch.float32:
+        fail(T("to_tensors returned x of dtype {t}; expected float32.", "to_tensors devolvió x de dtype {t}; se esperaba float32.")
+             .format(t=x.dtype))
     check_close(x.numpy(), expected_x.numpy(), name="x", call="to_tensors(images[:4], labels[:4])", rtol=1e-5, atol=1e-5,
                 hint=T("channels first (permute(0, 3, 1, 2)), divide by 255, then subtract MEAN[c] and divide by STD[c].",
                        "canales primero (permute(0, 3, 1, 2)), divide entre 255 y luego resta MEAN[c] y divide entre STD[c]."))
-    check_equal(str(y.dtype), "torch.int64", call="to_tensors(...)[1].dtype")
+    check_equal(str(tensor_of(y, "to_tensors(images, labels)[1]").dtype), "torch.int64", call="to_tensors(...)[1].dtype")
 
 
 @pytest.mark.task("4.3")
-def test_loader_keeps_each_image_with_its_label(cnn, synthetic):
+def test_loader_keeps_each_image_with_its_label(cnn, probes, synthetic):
     """make_loader: every (image, label) pair exactly once, batches of the given size"""
-    x, y = probes.reference_tensors(*synthetic)
-    batches = list(cnn.make_loader(x, y, 16, shuffle=True, seed=0))
+    x, y = reference_tensors(*synthetic)
+    batches = probes.batches_of(cnn.make_loader(x, y, 16, shuffle=True, seed=0))
     check_equal([len(b[1]) for b in batches], [16] * 4, call="batch sizes of make_loader(x, y, 16, shuffle=True)")
     xs, ys = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     order = [int(np.argmin(((x - xi) ** 2).flatten(1).sum(1))) for xi in xs]
@@ -62,13 +64,13 @@ def test_loader_keeps_each_image_with_its_label(cnn, synthetic):
 
 
 @pytest.mark.task("4.4")
-def test_training_epochs_lower_the_loss_on_a_small_set(cnn, synthetic):
-    """train_one_epoch: five epochs on 64 images lower the training loss"""
-    x, y = probes.reference_tensors(*synthetic)
+def test_training_epochs_lower_the_loss_on_a_small_set(cnn, probes, synthetic):
+    """train_one_epoch: five epochs on 64 images lower the training loss, returned as a float"""
+    x, y = reference_tensors(*synthetic)
     model = probes.small_net()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    optimizer = probes.sgd(model, 0.05, 0.9)
     losses = [cnn.train_one_epoch(model, probes.tracked_batches(x, y, 16), optimizer, "cpu") for _ in range(5)]
-    if not all(isinstance(v, float) for v in losses):
+    if not all(type(v) is float for v in losses):
         fail(T("train_one_epoch returned {v!r}; expected the mean loss as a Python float (loss.item()).",
                "train_one_epoch devolvió {v!r}; se esperaba la pérdida media como float de Python (loss.item()).")
              .format(v=losses[0]))
@@ -80,27 +82,34 @@ def test_training_epochs_lower_the_loss_on_a_small_set(cnn, synthetic):
 
 
 @pytest.mark.task("4.5")
-def test_evaluate_on_a_known_model(cnn, synthetic):
+def test_evaluate_on_a_known_model(cnn, probes, synthetic):
     """evaluate: the mean loss and the accuracy of a fixed model"""
-    x, y = probes.reference_tensors(*synthetic)
-    model = probes.small_net()
-    model.eval()
+    x, y = reference_tensors(*synthetic)
+    model = local_probes.small_net().eval()  # the same network as the one built next to your code
     with torch.no_grad():
         logits = model(x)
     expected = (nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item())
-    got = cnn.evaluate(model, probes.tracked_batches(x, y, 10), "cpu")
-    if not (isinstance(got, tuple) and len(got) == 2):
-        fail(T("evaluate returned {g!r}; expected a (loss, accuracy) tuple.", "evaluate devolvió {g!r}; se esperaba una tupla (loss, accuracy).").format(g=got))
-    check_close(np.array(got, dtype=float), np.array(expected), name="(loss, accuracy)", call="evaluate(model, loader, 'cpu')",
-                rtol=1e-5, hint=T("average over examples, not over batches (the last batch is smaller); accuracy in [0, 1].",
-                                  "promedia sobre ejemplos, no sobre batches (el último es más pequeño); accuracy en [0, 1]."))
+    got = cnn.evaluate(probes.small_net(), probes.tracked_batches(x, y, 10), "cpu")
+    if not (isinstance(got, tuple) and len(got) == 2 and all(type(v) in (float, int) for v in got)):
+        fail(T("evaluate returned {g!r}; expected a (loss, accuracy) tuple of floats.",
+               "evaluate devolvió {g!r}; se esperaba una tupla (loss, accuracy) de floats.").format(g=got))
+    check_close(np.array(got, dtype=float), np.array(expected), name="(loss, accuracy)",
+                call="evaluate(model, loader, 'cpu')", rtol=1e-5,
+                hint=T("average over examples, not over batches (the last batch is smaller); accuracy in [0, 1].",
+                       "promedia sobre ejemplos, no sobre batches (el último es más pequeño); accuracy en [0, 1]."))
 
 
 @pytest.mark.task("4.6")
-def test_fit_returns_a_history_per_epoch(cnn, synthetic):
-    """fit: a trained model and a history with one value per epoch"""
+def test_fit_returns_a_history_per_epoch(cnn, probes, synthetic):
+    """fit: a trained model and a history with one value per epoch, on the validation set"""
     images, labels = synthetic
-    model, history = cnn.fit(images, labels, images[:32], labels[:32], epochs=2, lr=0.01, batch_size=16, seed=0)
-    check_equal(sorted(history), ["test_accuracy", "test_loss", "train_loss"], call="sorted(fit(...)[1])")
+    model, history = cnn.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16, seed=0)
+    if not isinstance(history, dict):
+        fail(T("fit returned {h!r} as its history; expected a dict of lists.",
+               "fit devolvió {h!r} como historial; se esperaba un dict de listas.").format(h=history))
+    check_equal(sorted(history), ["train_loss", "val_accuracy", "val_loss"], call="sorted(fit(...)[1])",
+                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
+                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
     check_equal([len(history[k]) for k in sorted(history)], [2, 2, 2], call="lengths of the history lists (epochs=2)")
-    check_equal(tuple(model(torch.zeros(1, 3, 32, 32)).shape), (1, 10), call="fit(...)[0](zeros(1, 3, 32, 32)).shape")
+    check_equal(probes.describe(model, (1, 3, 32, 32))["output_shape"], [1, 10],
+                call="fit(...)[0](zeros(1, 3, 32, 32)).shape")
