@@ -118,30 +118,43 @@ def fit(train_images, train_labels, val_images, val_labels, **kwargs):
 
 STACK_READER = '''
 import gc
+import sys
 import numpy as np
 import torch
 import torch.nn as nn
 
+SEARCHED = []
 
-class StackReader(nn.Module):
-    """Looks for the graded labels anywhere in its process: the call stack, the garbage collector."""
 
-    def forward(self, x):
-        import sys
-        out = torch.zeros(len(x), 10)
+def graded_labels():
+    """Any 10,000 labels 0..9 in this process: on the call stack or among the objects gc knows (searched once)."""
+    if not SEARCHED:
         frame, candidates = sys._getframe(), []
         while frame is not None:
             candidates += list(frame.f_locals.values())
             frame = frame.f_back
-        candidates += gc.get_objects()
+        candidates += [obj for obj in gc.get_objects() if isinstance(obj, (np.ndarray, torch.Tensor, list))]
+        found = None
         for value in candidates:
             try:
                 labels = np.asarray(value)
             except Exception:
                 continue
             if labels.dtype.kind in "iu" and labels.shape == (10000,) and labels.max() == 9:
-                out[torch.arange(len(x)), torch.as_tensor(labels[:len(x)], dtype=torch.long)] = 1.0
-                return out
+                found = labels
+                break
+        SEARCHED.append(found)
+    return SEARCHED[0]
+
+
+class StackReader(nn.Module):
+    """Answers with the graded labels, if it can find them anywhere in its process."""
+
+    def forward(self, x):
+        out = torch.zeros(len(x), 10)
+        labels = graded_labels()
+        if labels is not None:
+            out[torch.arange(len(x)), torch.as_tensor(labels[:len(x)], dtype=torch.long)] = 1.0
         return out
 
 

@@ -82,3 +82,21 @@ def test_a_skipped_test_is_never_reported_as_passed_to_gradescope():
     (test,) = report.gradescope(scored)["tests"]
     assert "status" not in test and test["score"] == test["max_score"] == 0
     assert test["output"] == "Skipped: no CUDA GPU here"
+
+
+@pytest.mark.slow
+def test_grade_refuses_weaker_isolation_unless_asked_by_name_and_check_runs_at_any_level(tmp_path):
+    env = {**__import__("os").environ, "AUTOGRADER_ISOLATION": "partial"}
+    refused = subprocess.run([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "a1"), "-a", "a1"],
+                             cwd=ROOT, capture_output=True, text=True, env=env)
+    assert refused.returncode == 1 and "--allow-isolation partial" in refused.stderr
+    allowed = subprocess.run([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "a1"), "-a", "a1",
+                              "--allow-isolation", "partial", "--json", str(tmp_path / "r.json")],
+                             cwd=ROOT, capture_output=True, text=True, env=env)
+    assert allowed.returncode == 0, allowed.stderr
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["extra_data"]["isolation"] == "partial" and results["score"] == 37
+    laptop = subprocess.run([sys.executable, "-m", "autograder", "check", "a1"], cwd=ROOT, capture_output=True,
+                            text=True, env={**env, "AUTOGRADER_ISOLATION": "none"})
+    assert laptop.returncode == 0 and "student code isolation: none" in laptop.stdout
+    assert "a1: 8 / 8 points" in laptop.stdout

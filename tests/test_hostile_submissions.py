@@ -190,7 +190,7 @@ def test_values_that_lie_about_type_or_equality_score_nothing(attack):
 
 def test_deserialization_tricks_and_forged_frames_are_refused(attack):
     grade, _ = attack
-    report = grade("deserialization", **FAST)
+    report = grade("deserialization", test_timeout=3)  # half a frame, then silence: the wall backstop ends it
     feedback = " ".join(t.outcome.feedback for t in report.tests)
     assert "Payload object" in feedback  # the object stayed in the student process
 

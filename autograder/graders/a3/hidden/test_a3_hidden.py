@@ -285,16 +285,22 @@ def test_batch_checks_shapes_and_leaves_arguments_unchanged(mlp, helpers):
                             "X debe ser (N, n_in) y D (N, n_out), arrays de floats. ") + SHAPE_HINT)
 
 
+def trained(mlp, call: str, *args):
+    """``mlp.train(*args)``, which must return (W1, W2, errors)."""
+    result = mlp.train(*args)
+    if not isinstance(result, (tuple, list)) or len(result) != 3:
+        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
+               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    return result
+
+
 @pytest.mark.task("3.5")
 def test_train_matches_reference_for_a_few_epochs(mlp):
     """train: the documented seeded initialisation, one full-batch step per epoch and E after each epoch"""
     rng = np.random.default_rng(17)
     X, D = rng.normal(size=(6, 3)), rng.uniform(size=(6, 2))
     call = "train(X, D, n_hidden=4, eta=0.5, epochs=3, seed=7) [X.shape=(6, 3), D.shape=(6, 2)]"
-    result = mlp.train(X.copy(), D.copy(), 4, 0.5, 3, 7)
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
-               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    result = trained(mlp, call, X.copy(), D.copy(), 4, 0.5, 3, 7)
     exp1, exp2, exp_errors = reference.train(X, D, 4, 0.5, 3, 7)
     hint = T("initialise with rng = np.random.default_rng(seed), W1 = rng.uniform(-1, 1, size=(n_in + 1, n_hidden)) "
              "then W2 = rng.uniform(-1, 1, size=(n_hidden + 1, n_out)); each epoch is one update_batch on all the "
@@ -360,10 +366,7 @@ def test_train_checks_its_arguments(mlp):
     """train accepts n_hidden=1 and epochs=0, and raises ValueError for n_hidden=0, epochs=-1 and bad arrays"""
     X, D = XOR_X.copy(), XOR_D.copy()
     call = "train(X_xor, D_xor, n_hidden=1, eta=0.5, epochs=0, seed=2)"
-    result = mlp.train(X.copy(), D.copy(), 1, 0.5, 0, 2)
-    if not isinstance(result, (tuple, list)) or len(result) != 3:
-        fail(T("{call} returned {got!r}; expected (W1, W2, errors).",
-               "{call} devolvió {got!r}; se esperaba (W1, W2, errors).").format(call=call, got=result))
+    result = trained(mlp, call, X.copy(), D.copy(), 1, 0.5, 0, 2)
     exp1, exp2, _ = reference.train(X, D, 1, 0.5, 0, 2)
     hint = T("n_hidden = 1 and epochs = 0 are valid: zero epochs return the seeded initial weights and an empty "
              "list of errors.", "n_hidden = 1 y epochs = 0 son válidos: cero épocas devuelven los pesos iniciales "
