@@ -177,7 +177,9 @@ def release(assignment, out):
 def selfcheck(assignments, lang):
     """Grade the reference solutions (solutions/<id>/) of ASSIGNMENTS [default: all].
 
-    Exit code 1 unless every reference solution gets full marks.
+    Exit code 1 unless every reference solution gets full marks. An
+    assignment that cannot be graded here (CIFAR-10 not configured, for
+    example) is reported with the reason, and the others are still graded.
     """
     root = course.repo_root()
     if root is None:
@@ -186,21 +188,25 @@ def selfcheck(assignments, lang):
     ids = list(assignments) or course.available_assignments()
     for assignment in ids:
         _assignment_id(None, None, assignment)
-    console, failures = Console(), []
+    console, failures, ungraded = Console(), [], []
     for assignment in ids:
         try:
             with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:
                 result = api.grade(root / "solutions" / assignment, assignment, language=lang,
                                    min_isolation="none", **progress)
         except (api.CourseError, api.GraderError) as exc:
-            click.echo(f"autograder: error: {exc}", err=True)
-            sys.exit(1)
+            click.echo(f"autograder: error: {assignment}: {exc}", err=True)
+            ungraded.append(assignment)
+            continue
         with feedback.language(lang):
             report.print_table(result, console)
         if result.score < result.max_score:
             failures.append(assignment)
     if failures:
         click.echo(f"reference solutions below full marks: {', '.join(failures)}", err=True)
+    if ungraded:
+        click.echo(f"reference solutions that could not be graded here: {', '.join(ungraded)}", err=True)
+    if failures or ungraded:
         sys.exit(1)
 
 

@@ -100,3 +100,14 @@ def test_grade_refuses_weaker_isolation_unless_asked_by_name_and_check_runs_at_a
                             text=True, env={**env, "AUTOGRADER_ISOLATION": "none"})
     assert laptop.returncode == 0 and "student code isolation: none" in laptop.stdout
     assert "a1: 8 / 8 points" in laptop.stdout
+
+
+@pytest.mark.slow
+def test_selfcheck_without_the_data_set_grades_the_rest_and_names_what_it_could_not(tmp_path):
+    env = {**__import__("os").environ, "CIFAR10_ROOT": str(tmp_path / "no-cifar"), "AUTOGRADER_CACHE": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "autograder", "selfcheck", "a4", "a1"], cwd=ROOT, capture_output=True,
+                          text=True, env=env)
+    assert done.returncode == 1
+    assert "a1: 37 / 37 points" in done.stdout
+    assert "autograder: error: a4: CIFAR-10 is needed" in done.stderr
+    assert "could not be graded here: a4" in done.stderr
