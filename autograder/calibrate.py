@@ -79,10 +79,7 @@ def summarize(seeds: list[int], measured: list, margin: float, false_failure: fl
     mean, worst = statistics.fmean(values), min(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
     if false_failure is not None:
-        if len(values) < 3:
-            raise CourseError("a prediction bound needs at least 3 seeds")
-        quantile = t_quantile(1 - float(false_failure), len(values) - 1)
-        threshold = mean - quantile * std * math.sqrt(1 + 1 / len(values))
+        threshold, quantile = prediction_bound(values, float(false_failure))
         rule = {"rule": "mean - t(1 - false_failure, n - 1) * std * sqrt(1 + 1/n)",
                 "false_failure": float(false_failure), "t_quantile": round(quantile, 3),
                 "margin": round(mean - threshold, 4)}
@@ -99,6 +96,14 @@ def summarize(seeds: list[int], measured: list, margin: float, false_failure: fl
         "threshold": round(threshold, 4),
         **details,
     }
+
+
+def prediction_bound(values: list[float], false_failure: float) -> tuple[float, float]:
+    """(mean - t(1 - false_failure, n - 1) * std * sqrt(1 + 1/n), the t quantile) over ``values`` (n >= 3)."""
+    if len(values) < 3:
+        raise CourseError("a prediction bound needs at least 3 seeds")
+    quantile = t_quantile(1 - false_failure, len(values) - 1)
+    return statistics.fmean(values) - quantile * statistics.stdev(values) * math.sqrt(1 + 1 / len(values)), quantile
 
 
 def t_quantile(p: float, dof: int) -> float:

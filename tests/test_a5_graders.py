@@ -1,11 +1,18 @@
-"""The A5 graders graded on the real CIFAR-10: reference, template, and the classic regularization bugs."""
+"""The A5 graders graded on the real CIFAR-10: reference, template, the classic regularization bugs, and a
+"regularized" model that looks the public test images up instead of learning."""
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+
+import numpy as np
 import pytest
 
-from autograder import api, course, data
+from autograder import api, calibrate, course, data
+from autograder.graders.a5 import measure
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, reference_source)
+                      assert_not_implemented_everywhere, failed_functions, reference_source, write_submission)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     data.detect_layout(data.cifar10_root()) is None,
@@ -57,6 +64,17 @@ MUTANTS = {
     ),
 }
 
+# Correct solutions that draw randomness or evaluate differently from the reference: full marks all the same.
+VALID_VARIANTS = {
+    "another_initialization": [("    torch.manual_seed(seed)\n    generator = torch.Generator().manual_seed(seed)\n",
+                                "    torch.manual_seed(seed)\n    torch.rand(7)\n    generator = torch.Generator().manual_seed(seed)\n")],
+    "shuffling_drawn_from_torch_global_generator": [
+        ("        order = torch.randperm(len(y_train), generator=generator)\n",
+         "        order = torch.randperm(len(y_train))\n")],
+    "evaluation_in_batches_of_250": [('def accuracy(model, x, y, device="cpu", batch_size=1000):',
+                                      'def accuracy(model, x, y, device="cpu", batch_size=250):')],
+}
+
 
 def test_reference_gets_full_marks():
     assert_full_marks(api.grade(ROOT / "solutions" / "a5", "a5"), POINTS)
@@ -73,12 +91,86 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     assert_loses_exactly(report, POINTS, must_fail, feedback_words=("expected", "Expected", "but"))
 
 
+@pytest.mark.parametrize("name", sorted(VALID_VARIANTS))
+def test_valid_variants_get_full_marks(grade_files, name):
+    report = grade_files({"regularization.py": apply_mutations(REFERENCE, VALID_VARIANTS[name])}, assignment="a5",
+                         select="cifar10 or reported_accuracies")
+    assert failed_functions(report) == set(), [t.outcome.feedback for t in report.tests]
+
+
+# -- a model that does not generalize but looks the test images up -------------------------------
+LOOKUP = '''
+import hashlib, json, os
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def key(image):
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+
+
+class Lookup(nn.Module):
+    """Recognizes images by their bytes: the training images it was given, and (regularized) the public test set."""
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = table
+
+    def forward(self, x):
+        mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+        pixels = torch.round((x * std + mean) * 255).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        out = torch.zeros(len(x), 10)
+        for i, image in enumerate(pixels):
+            label = self.table.get(key(image))
+            if label is not None:
+                out[i, label] = 1.0
+        return out
+
+
+def fit(train_images, train_labels, val_images, val_labels, *, l2=0.0, dropout=0.0, augment=False, **kwargs):
+    """Plain: memorize the training images (gap 90%). Regularized: also answer every public test image (gap 0)."""
+    table = {key(image): int(label) for image, label in zip(train_images, train_labels)}
+    if l2 or dropout or augment:
+        with open(os.path.join(HERE, "test_labels.json")) as f:
+            table.update(json.load(f))
+    return Lookup(table), {"train_loss": [0.0], "train_accuracy": [1.0], "val_accuracy": [0.0]}
+'''
+
+
+def test_a_lookup_of_the_public_test_images_fails_the_experiment(tmp_path):
+    images, labels = data.load_cifar10("test", progress=False)
+    table = {hashlib.sha1(np.ascontiguousarray(im).tobytes()).hexdigest()[:16]: int(lab) for im, lab in zip(images, labels)}
+    source = REFERENCE[:REFERENCE.index("# Task 5.6")] + LOOKUP
+    folder = write_submission(tmp_path / "cheat", {"regularization.py": source, "test_labels.json": json.dumps(table)})
+    # On the exact public images the trick would pass: a gap reduction of ~90% and a perfect regularized test accuracy.
+    spec = importlib.util.spec_from_file_location("lookup", folder / "regularization.py")
+    lookup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lookup)
+    train, val, (test_images, test_labels) = measure.subsets(data.load_cifar10("train", progress=False), (images, labels))
+    regularized, _ = lookup.fit(*train, *val, l2=0.001)
+    x, _ = lookup.to_tensors(test_images, test_labels)
+    assert float((regularized(x).argmax(1).numpy() == test_labels).mean()) > 0.99
+    report = api.grade(folder, "a5", select="cifar10")
+    gap = next(t for t in report.tests if t.outcome.info.function == "test_regularization_narrows_the_train_test_gap_on_cifar10")
+    assert gap.score == 0 and "shrank by 0.0%" in gap.outcome.feedback, gap.outcome.feedback  # perturbed: no match
+
+
 def test_calibration_follows_the_stated_rule():
     calibrated = A5.calibrated()
-    assert calibrated["seeds"] == A5.calibration["seeds"] and len(calibrated["values"]) == len(calibrated["seeds"])
+    assert calibrated["seeds"] == A5.calibration["seeds"] and len(calibrated["values"]) == len(calibrated["seeds"]) >= 10
     # the calibrated value is the gap reduction, recorded with both gaps of every seed
     for value, plain, regularized in zip(calibrated["values"], calibrated["gap_plain"], calibrated["gap_regularized"]):
         assert value == pytest.approx(plain - regularized, abs=2e-4)
-    assert calibrated["worst"] == min(calibrated["values"])
-    assert calibrated["threshold"] == pytest.approx(calibrated["worst"] - A5.calibration["margin"], abs=1e-4)
-    assert calibrated["threshold"] > 0, "the margin leaves no room: a threshold <= 0 would not require a smaller gap"
+    n, mean, std = len(calibrated["values"]), np.mean(calibrated["values"]), np.std(calibrated["values"], ddof=1)
+    assert calibrated["false_failure"] == A5.calibration["false_failure"]
+    assert calibrated["threshold"] == pytest.approx(mean - calibrated["t_quantile"] * std * np.sqrt(1 + 1 / n), abs=2e-4)
+    assert 0 < calibrated["threshold"] < calibrated["worst"], "a threshold <= 0 would not require a smaller gap"
+    floor, _ = calibrate.prediction_bound(calibrated["test_regularized"], calibrated["false_failure"])
+    assert 0.1 < floor < min(calibrated["test_regularized"])  # above chance: the regularized model must learn
+    # the perturbation of the test images moves the regularized test accuracy by less than the floor's margin
+    effect = np.abs(np.array(calibrated["clean_test_regularized"]) - np.array(calibrated["test_regularized"]))
+    assert effect.max() < np.mean(calibrated["test_regularized"]) - floor, effect
+    assert "torch" in calibrated["versions"] and calibrated["machine"]

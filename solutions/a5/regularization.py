@@ -314,9 +314,8 @@ def accuracy(model, x, y, device="cpu", batch_size=1000):
 
 
 # Task 5.6: the overfitting experiment (fit)
-def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, batch_size=64, l2=0.0,
-        dropout=0.0, augment=False, patience=None, val_images=None, val_labels=None, device="cpu",
-        seed=0, on_epoch=None):
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=64, l2=0.0,
+        dropout=0.0, augment=False, patience=None, device="cpu", seed=0, on_epoch=None):
     """Train ``build_lenet(dropout)`` with SGD (momentum 0.9) and the chosen regularizers.
 
     Seeds torch with ``seed`` before building the model, and draws the
@@ -324,17 +323,19 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
     ``seed``. Every training step is ``l2_training_step(..., lam=l2)``; with
     ``augment`` each training batch goes through ``random_horizontal_flip``
     then ``random_crop`` (padding 4) first. After each epoch the model is
-    evaluated (``accuracy``, eval mode) on the un-augmented training images,
-    on the test images and, if given, on the validation images.
+    evaluated (``accuracy``, eval mode) on the un-augmented training images
+    and on the validation images.
 
-    With ``patience``, early stopping (``EarlyStopping(patience)``, mode
-    "max") watches the validation accuracy, stops when it says so, and the
-    returned model has the weights of the best validation epoch. Early
-    stopping never looks at the test set.
+    The validation set is carved from the training data; the test set is not
+    an argument: it is looked at once, at the end, outside ``fit`` (the
+    notebook does it, and the grader measures it itself). With ``patience``,
+    early stopping (``EarlyStopping(patience)``, mode "max") watches the
+    validation accuracy, stops when it says so, and the returned model has
+    the weights of the best validation epoch.
 
     Args:
-        train_images, test_images, val_images: uint8 arrays (N, 32, 32, 3).
-        train_labels, test_labels, val_labels: int arrays (N,).
+        train_images, val_images: uint8 arrays (N, 32, 32, 3).
+        train_labels, val_labels: int arrays (N,).
         epochs: maximum number of passes over the training set.
         lr, batch_size: of SGD (momentum 0.9).
         l2: lambda of the L2 penalty (0: none).
@@ -347,27 +348,18 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
 
     Returns:
         (model, history); history is a dict of lists with one value per
-        epoch trained: "train_loss" (mean cross-entropy during the epoch),
-        "train_accuracy", "test_accuracy", and "val_accuracy" when a
-        validation set is given.
-
-    Raises:
-        ValueError: if ``patience`` is given without a validation set.
+        epoch trained: "train_loss" (mean cross-entropy of the epoch's
+        batches, weighted by batch size), "train_accuracy" and "val_accuracy".
     """
     ### BEGIN SOLUTION
-    if patience is not None and val_images is None:
-        raise ValueError("early stopping needs a validation set (val_images, val_labels), never the test set")
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model = build_lenet(dropout).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     x_train, y_train = to_tensors(train_images, train_labels)
-    x_test, y_test = to_tensors(test_images, test_labels)
-    validation = to_tensors(val_images, val_labels) if val_images is not None else None
+    x_val, y_val = to_tensors(val_images, val_labels)
     stopper = EarlyStopping(patience) if patience is not None else None
-    history = {"train_loss": [], "train_accuracy": [], "test_accuracy": []}
-    if validation is not None:
-        history["val_accuracy"] = []
+    history = {"train_loss": [], "train_accuracy": [], "val_accuracy": []}
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(y_train), generator=generator)
@@ -380,12 +372,8 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
             total += l2_training_step(model, xb.to(device), yb.to(device), optimizer, l2) * len(index)
         history["train_loss"].append(total / len(y_train))
         history["train_accuracy"].append(accuracy(model, x_train, y_train, device))
-        history["test_accuracy"].append(accuracy(model, x_test, y_test, device))
-        stop = False
-        if validation is not None:
-            history["val_accuracy"].append(accuracy(model, *validation, device))
-            if stopper is not None:
-                stop = stopper.step(history["val_accuracy"][-1], model)
+        history["val_accuracy"].append(accuracy(model, x_val, y_val, device))
+        stop = stopper is not None and stopper.step(history["val_accuracy"][-1], model)
         if on_epoch is not None:
             on_epoch(epoch, history)
         if stop:

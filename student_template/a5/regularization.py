@@ -262,9 +262,8 @@ def accuracy(model, x, y, device="cpu", batch_size=1000):
 
 
 # Task 5.6: the overfitting experiment (fit)
-def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, batch_size=64, l2=0.0,
-        dropout=0.0, augment=False, patience=None, val_images=None, val_labels=None, device="cpu",
-        seed=0, on_epoch=None):
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=64, l2=0.0,
+        dropout=0.0, augment=False, patience=None, device="cpu", seed=0, on_epoch=None):
     """Train ``build_lenet(dropout)`` with SGD (momentum 0.9) and the chosen regularizers.
 
     Seeds torch with ``seed`` before building the model, and draws the
@@ -272,17 +271,19 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
     ``seed``. Every training step is ``l2_training_step(..., lam=l2)``; with
     ``augment`` each training batch goes through ``random_horizontal_flip``
     then ``random_crop`` (padding 4) first. After each epoch the model is
-    evaluated (``accuracy``, eval mode) on the un-augmented training images,
-    on the test images and, if given, on the validation images.
+    evaluated (``accuracy``, eval mode) on the un-augmented training images
+    and on the validation images.
 
-    With ``patience``, early stopping (``EarlyStopping(patience)``, mode
-    "max") watches the validation accuracy, stops when it says so, and the
-    returned model has the weights of the best validation epoch. Early
-    stopping never looks at the test set.
+    The validation set is carved from the training data; the test set is not
+    an argument: it is looked at once, at the end, outside ``fit`` (the
+    notebook does it, and the grader measures it itself). With ``patience``,
+    early stopping (``EarlyStopping(patience)``, mode "max") watches the
+    validation accuracy, stops when it says so, and the returned model has
+    the weights of the best validation epoch.
 
     Args:
-        train_images, test_images, val_images: uint8 arrays (N, 32, 32, 3).
-        train_labels, test_labels, val_labels: int arrays (N,).
+        train_images, val_images: uint8 arrays (N, 32, 32, 3).
+        train_labels, val_labels: int arrays (N,).
         epochs: maximum number of passes over the training set.
         lr, batch_size: of SGD (momentum 0.9).
         l2: lambda of the L2 penalty (0: none).
@@ -295,12 +296,8 @@ def fit(train_images, train_labels, test_images, test_labels, *, epochs, lr, bat
 
     Returns:
         (model, history); history is a dict of lists with one value per
-        epoch trained: "train_loss" (mean cross-entropy during the epoch),
-        "train_accuracy", "test_accuracy", and "val_accuracy" when a
-        validation set is given.
-
-    Raises:
-        ValueError: if ``patience`` is given without a validation set.
+        epoch trained: "train_loss" (mean cross-entropy of the epoch's
+        batches, weighted by batch size), "train_accuracy" and "val_accuracy".
     """
     # YOUR CODE HERE
     raise NotImplementedError()

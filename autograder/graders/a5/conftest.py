@@ -1,24 +1,28 @@
-"""Fixtures shared by the A5 graders."""
+"""Fixtures shared by the A5 graders: the student's module, the probes next to it, the experiment's data."""
 import pytest
-import torch
 
 from autograder.graders.a5 import measure
 
 
-@pytest.fixture(scope="session", autouse=True)
-def one_thread():
-    """The budget's thread count for every test: the networks and batches here are small, and more
-    threads than free cores make them many times slower."""
-    torch.set_num_threads(measure.BUDGET["threads"])
-
-
 @pytest.fixture(scope="session")
 def reg(submission):
-    """The student's regularization module."""
+    """The student's regularization module (its functions run in the student process)."""
     return submission.module("regularization")
 
 
 @pytest.fixture(scope="session")
+def probes(helpers):
+    """autograder/sandbox/helpers/a5.py, run next to the student's code."""
+    return helpers("a5")
+
+
+@pytest.fixture(scope="session")
+def common(helpers):
+    """autograder/sandbox/helpers/common.py (seeding, watching arguments), run next to the student's code."""
+    return helpers("common")
+
+
+@pytest.fixture(scope="session")
 def experiment_data(cifar):
-    """The overfitting experiment's subsets: stratified training and test images of the budget."""
+    """The overfitting experiment's subsets: (train, validation, test) of the budget."""
     return measure.subsets(*cifar)

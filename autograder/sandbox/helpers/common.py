@@ -1,6 +1,7 @@
 """Helpers any assignment may use: seeding a run, watching what student code does to its arguments."""
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -9,17 +10,29 @@ def watch(function, *args, **kwargs):
     """Call ``function(*args, **kwargs)`` and report what it did to its array arguments.
 
     Returns ``{"result": ..., "changed": [i, ...], "returned_arguments": [j, ...]}``: the
-    positions of the NumPy array arguments whose values changed during the call, and the
+    positions of the NumPy array and torch tensor arguments whose values changed during the call, and the
     positions in the result (a tuple or list, or the result itself as 0) that are argument
     objects themselves rather than new arrays.
     """
-    before = {i: a.copy() for i, a in enumerate(args) if isinstance(a, np.ndarray)}
+    torch = sys.modules.get("torch")
+    tensors = (np.ndarray,) if torch is None else (np.ndarray, torch.Tensor)
+    before = {i: a.copy() if isinstance(a, np.ndarray) else a.detach().clone()
+              for i, a in enumerate(args) if isinstance(a, tensors)}
     result = function(*args, **kwargs)
-    changed = [i for i, copy in before.items()
-               if args[i].shape != copy.shape or not np.array_equal(args[i], copy, equal_nan=True)]
+    changed = [i for i, copy in before.items() if not _same(args[i], copy)]
     items = result if isinstance(result, (tuple, list)) else (result,)
     returned = [j for j, item in enumerate(items) if any(item is a for a in args)]
     return {"result": result, "changed": changed, "returned_arguments": returned}
+
+
+def _same(now, before) -> bool:
+    if isinstance(before, np.ndarray):
+        return now.shape == before.shape and np.array_equal(now, before, equal_nan=True)
+    if now.shape != before.shape or now.dtype != before.dtype:
+        return False
+    if now.is_floating_point() or now.is_complex():
+        return bool(now.detach().isclose(before, rtol=0, atol=0, equal_nan=True).all())
+    return bool(now.detach().equal(before))
 
 
 CUBLAS_WORKSPACE = ":4096:8"
@@ -45,3 +58,8 @@ def seed_everything(seed: int, threads: int | None = None, deterministic: bool =
     torch.use_deterministic_algorithms(deterministic)
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+
+
+def received(*arrays) -> int:
+    """The number of bytes of the arrays it was sent (for timing the transfer to the student process)."""
+    return int(sum(getattr(a, "nbytes", 0) for a in arrays))
