@@ -40,6 +40,7 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
     submission = Path(submission)
     if not submission.is_dir():
         raise CourseError(f"submission folder {submission} does not exist")
+    check_holds_a_module(submission, assignment)
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
                          memory_mb=assignment.memory_mb, wall_factor=assignment.wall_factor,
@@ -48,12 +49,19 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
                          stop_at_first_failure=stop_at_first_failure)
     start = time.monotonic()
     with feedback_language(language):
-        if assignment.legacy_in_process:  # MARKED FOR REMOVAL with runner/legacy/
-            from autograder.runner.legacy import supervisor
-            outcomes, problems = supervisor.run_tests(assignment, list(suites), submission, supervisor.RunOptions(
-                test_timeout=options.test_timeout, total_timeout=options.total_timeout, memory_mb=options.memory_mb,
-                language=language, on_progress=on_progress, on_step=on_step, select=select))
-            return report.score(assignment, outcomes, str(submission), time.monotonic() - start, problems, None)
         result = run_tests(assignment, list(suites), submission, options)
     return report.score(assignment, result.outcomes, str(submission), time.monotonic() - start,
                         result.problems, result.isolation)
+
+
+def check_holds_a_module(submission: Path, assignment: course.Assignment) -> None:
+    """Refuse a folder that holds none of the assignment's modules, naming the subfolder that does, if any."""
+    files = [f"{m}.py" for m in assignment.modules]
+    if any((submission / f).is_file() for f in files):
+        return
+    nearby = sorted({path.parent for f in files for path in submission.glob(f"*/{f}")} |
+                    {path.parent for f in files for path in submission.glob(f"*/*/{f}")},
+                    key=lambda folder: (folder.name != assignment.id, len(folder.parts), str(folder)))
+    hint = f"; did you mean {nearby[0]}?" if nearby else (
+        f"; it holds {', '.join(sorted(p.name for p in submission.iterdir())[:8]) or 'nothing'}")
+    raise CourseError(f"no {assignment.id} module ({', '.join(files)}) in {submission}{hint}")

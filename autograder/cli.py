@@ -69,6 +69,8 @@ def _progress(console: Console, label: str):
 def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout,
          min_isolation: str) -> None:
     console = Console(stderr=json_out == "-")
+    if not console.is_terminal:  # a file or a pipe: wide rows, nothing folded in the middle of a path
+        console = Console(stderr=json_out == "-", width=200)
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
             result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,

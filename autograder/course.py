@@ -53,7 +53,6 @@ class Assignment:
     wall_factor: float = 4.0  # a test's wall-clock backstop, as a multiple of test_timeout
     threads: int = 1  # OMP/MKL/OpenBLAS threads of the student process
     preload: tuple[str, ...] = ("numpy",)  # libraries the student process imports before any student code
-    legacy_in_process: bool = False  # MARKED FOR REMOVAL: grade with runner.legacy (student code in process)
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
     requirements: tuple[str, ...] = ()
@@ -118,7 +117,6 @@ def load_assignment(assignment_id: str) -> Assignment:
         wall_factor=float(limits.get("wall_factor", 4.0)),
         threads=int(limits.get("threads", 1)),
         preload=tuple(data.get("sandbox", {}).get("preload", ("numpy",))),
-        legacy_in_process=bool(data.get("runner", {}).get("legacy_in_process", False)),
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
         budget=data.get("budget", {}),
         calibration=data.get("calibration", {}),

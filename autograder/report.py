@@ -81,36 +81,52 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+STATUS_WORDS = {"passed": T("passed", "superadas"), "failed": T("failed", "falladas"),
+                "timeout": T("out of time", "fuera de tiempo"), "crashed": T("crashed", "caídas"),
+                "not-run": T("not run", "sin ejecutar"), "skipped": T("skipped", "omitidas")}
+
+
 def summary_line(report: Report) -> str:
     counts = Counter(t.outcome.status for t in report.tests)
-    detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    detail = ", ".join(f"{n} {STATUS_WORDS.get(status, status)}" for status, n in sorted(counts.items()))
     return str(T("{a}: {s} / {m} points ({d}) in {t:.1f} s",
                  "{a}: {s} / {m} puntos ({d}) en {t:.1f} s").format(
         a=report.assignment.id, s=_fmt(report.score), m=_fmt(report.max_score), d=detail, t=report.execution_time))
 
 
 def print_table(report: Report, console: Console) -> None:
-    """The summary table, then the full feedback of every test that lost points."""
+    """The summary table, then the full feedback of every test that lost points, once.
+
+    The table's last column holds what a passed test measured (its note); a test that lost
+    points points to its feedback below. Outside a terminal nothing is wrapped or folded.
+    """
     table = Table(title=f"{report.assignment.id} - {report.assignment.title}", box=box.SIMPLE_HEAD)
-    for column in ("", "Task", "Test", "Points", "Feedback"):
-        table.add_column(column, overflow="fold")
+    headers = ("", T("Task", "Tarea"), T("Test", "Prueba"), T("Points", "Puntos"), T("Result", "Resultado"))
+    for column in headers:
+        table.add_column(str(column), overflow="fold")
+    lost = [t for t in report.tests if t.outcome.status not in ("passed",) and t.outcome.feedback.strip()]
+    numbers = {id(t): n for n, t in enumerate(lost, 1)}
     for test in report.tests:
         o = test.outcome
-        first = o.feedback.strip().splitlines()[0] if o.feedback.strip() else ""
+        if id(test) in numbers:
+            result = str(T("feedback {n} below", "comentario {n} abajo").format(n=numbers[id(test)]))
+        else:
+            result = o.feedback.strip()
         table.add_row(MARK.get(o.status, "?"), o.info.task or "", test.name,
-                      f"{_fmt(test.score)}/{_fmt(test.max_score)}", first)
+                      f"{_fmt(test.score)}/{_fmt(test.max_score)}", result)
     console.print(table)
-    for module, why in report.problems.items():
-        console.print(f"[bold red]{module}.py:[/] {why}")
-    lost = [t for t in report.tests if t.outcome.status not in ("passed",) and t.outcome.feedback.strip()]
+    for why in report.problems.values():  # each names its file
+        console.print(why, style="bold red", markup=False, highlight=False, soft_wrap=not console.is_terminal)
     if lost:
         console.print(str(T("\nFeedback:", "\nComentarios:")), style="bold")
-        for test in lost:
-            console.print(f"[bold]{test.outcome.info.task} {test.name}[/]")
-            console.print("  " + test.outcome.feedback.strip().replace("\n", "\n  "), markup=False, highlight=False)
+        for number, test in enumerate(lost, 1):
+            console.print(f"{number}. {test.outcome.info.task} {test.name}", style="bold", markup=False,
+                          highlight=False, soft_wrap=not console.is_terminal)
+            console.print("   " + test.outcome.feedback.strip().replace("\n", "\n   "), markup=False, highlight=False,
+                          soft_wrap=not console.is_terminal)
     console.print(summary_line(report), style="bold")
     if report.isolation is not None:
-        console.print(isolation_line(report), markup=False, highlight=False)
+        console.print(isolation_line(report), markup=False, highlight=False, soft_wrap=not console.is_terminal)
 
 
 def isolation_line(report: Report) -> str:
@@ -121,7 +137,7 @@ def isolation_line(report: Report) -> str:
 def gradescope(report: Report) -> dict:
     """The report as Gradescope's ``results.json``."""
     tests = [_gradescope_test(test) for test in report.tests]
-    problems = "".join(f"{m}.py: {why}\n" for m, why in report.problems.items())
+    problems = "".join(f"{why}\n" for why in report.problems.values())  # each names its file
     isolation = "\n" + isolation_line(report) if report.isolation is not None else ""
     return {
         "score": report.score,

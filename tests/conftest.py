@@ -1,8 +1,11 @@
 """Shared helpers: build submissions from the reference solution and grade them."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autograder import api
@@ -26,6 +29,19 @@ def write_submission(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def image_key(image: np.ndarray) -> str:
+    """The key of a uint8 image in a lookup table of the public test set: a hash of its exact bytes."""
+    return hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+
+
+def public_test_label_table() -> str:
+    """What a cheating submission could bring along: the label of every public CIFAR-10 test image, keyed by
+    :func:`image_key`, as JSON (built from the real test set, which any student can download)."""
+    from autograder import data
+    images, labels = data.load_cifar10("test", progress=False)
+    return json.dumps({image_key(im): int(lab) for im, lab in zip(images, labels)})
 
 
 def outcome_by_function(report) -> dict[str, list]:

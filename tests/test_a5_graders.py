@@ -2,9 +2,7 @@
 "regularized" model that looks the public test images up instead of learning."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 
 import numpy as np
 import pytest
@@ -12,7 +10,8 @@ import pytest
 from autograder import api, calibrate, course, data
 from autograder.graders.a5 import measure
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, failed_functions, reference_source, write_submission)
+                      assert_not_implemented_everywhere, failed_functions, public_test_label_table, reference_source,
+                      write_submission)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     data.detect_layout(data.cifar10_root()) is None,
@@ -142,9 +141,8 @@ def fit(train_images, train_labels, val_images, val_labels, *, l2=0.0, dropout=0
 
 def test_a_lookup_of_the_public_test_images_fails_the_experiment(tmp_path):
     images, labels = data.load_cifar10("test", progress=False)
-    table = {hashlib.sha1(np.ascontiguousarray(im).tobytes()).hexdigest()[:16]: int(lab) for im, lab in zip(images, labels)}
     source = REFERENCE[:REFERENCE.index("# Task 5.6")] + LOOKUP
-    folder = write_submission(tmp_path / "cheat", {"regularization.py": source, "test_labels.json": json.dumps(table)})
+    folder = write_submission(tmp_path / "cheat", {"regularization.py": source, "test_labels.json": public_test_label_table()})
     # On the exact public images the trick would pass: a gap reduction of ~90% and a perfect regularized test accuracy.
     spec = importlib.util.spec_from_file_location("lookup", folder / "regularization.py")
     lookup = importlib.util.module_from_spec(spec)

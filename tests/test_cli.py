@@ -33,6 +33,41 @@ def test_missing_submission_folder_is_a_one_line_grader_error(tmp_path):
     assert done.stderr.strip().splitlines() == [f"autograder: error: submission folder {tmp_path / 'nowhere'} does not exist"]
 
 
+def test_a_folder_one_level_too_high_is_named_once_with_the_right_one():
+    done = run("grade", "solutions", "-a", "a1")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "autograder: error: no a1 module (conv_arithmetic.py) in solutions; did you mean solutions/a1?"]
+
+
+def grade_broken(tmp_path, *options):
+    """Grade the A1 reference with a syntax error appended and same_padding broken, through the CLI."""
+    source = reference_source("a1", "conv_arithmetic")
+    folder = write_submission(tmp_path / "broken", {"conv_arithmetic.py": source + "\ndef broken(:\n    pass\n"})
+    return run("grade", str(folder), "-a", "a1", "--allow-isolation", "none", *options)
+
+
+def test_a_syntax_error_is_named_once_per_line_without_a_doubled_file_name(tmp_path):
+    done = grade_broken(tmp_path, "--json", str(tmp_path / "results.json"))
+    assert done.returncode == 0, done.stderr
+    tests = json.loads((tmp_path / "results.json").read_text())["tests"]
+    assert "conv_arithmetic.py: conv_arithmetic.py" not in done.stdout
+    # named once as the module's problem, then once in each test's feedback below the table, never in the table
+    assert done.stdout.count("conv_arithmetic.py has a syntax error at line") == 1 + len(tests)
+    assert "feedback 1 below" in done.stdout and "\n1. 1.1 " in done.stdout
+
+
+def test_lang_es_translates_headers_summary_and_locations(tmp_path):
+    source = reference_source("a1", "conv_arithmetic").replace('    """Spatial output size', '    raise ValueError("x")\n    """Spatial output size', 1)
+    folder = write_submission(tmp_path / "raises", {"conv_arithmetic.py": source})
+    done = run("grade", str(folder), "-a", "a1", "--allow-isolation", "none", "--lang", "es")
+    assert done.returncode == 0, done.stderr
+    for spanish in ("Tarea", "Prueba", "Puntos", "Resultado", "puntos (", "superadas", "falladas", "línea", ", en "):
+        assert spanish in done.stdout, spanish
+    for english in ("Points", " passed", ", line ", ", in conv_output_size"):
+        assert english not in done.stdout, english
+
+
 def test_check_outside_an_assignment_folder_says_where_to_run(tmp_path):
     done = run("check", "a1", cwd=tmp_path)
     assert done.returncode == 1 and "has none of conv_arithmetic.py" in done.stderr
@@ -50,7 +85,7 @@ def test_grade_json_to_stdout_keeps_the_table_on_stderr(tmp_path):
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout)
     assert results["score"] == sum(t["max_score"] for t in results["tests"]) > 0
-    assert "puntos" in results["output"] and "Task" in done.stderr
+    assert "puntos" in results["output"] and "Tarea" in done.stderr
 
 
 @pytest.mark.slow

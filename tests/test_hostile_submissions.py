@@ -227,9 +227,9 @@ def test_syntax_error_fails_every_test_naming_the_line(grade_files):
     assert "syntax error" in report.problems["conv_arithmetic"]
 
 
-def test_missing_module_file(grade_files):
-    report = grade_files({"notes.txt": "I forgot the module"})
-    assert_all_fail_with(report, "conv_arithmetic.py was not found")
+def test_missing_module_file_is_refused_naming_what_the_folder_holds(grade_files):
+    with pytest.raises(course.CourseError, match=r"no a1 module \(conv_arithmetic.py\) in .*; it holds notes.txt"):
+        grade_files({"notes.txt": "I forgot the module"})
 
 
 def test_missing_function_costs_only_its_tests(grade_files):

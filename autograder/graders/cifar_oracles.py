@@ -17,10 +17,16 @@ from autograder.data import MEAN, STD
 from autograder.feedback import T, fail
 
 
-def reference_tensors(images, labels) -> tuple[torch.Tensor, torch.Tensor]:
-    """uint8 (N, 32, 32, 3) -> float32 (N, 3, 32, 32) standardized per channel; labels -> int64 (N,)."""
+def reference_tensors(images, labels, mean=MEAN, std=STD,
+                      size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 (N, 32, 32, 3) -> float32 (N, 3, 32, 32) standardized per channel; labels -> int64 (N,).
+
+    With ``size`` (A6), the images scaled to [0, 1] are first resized bilinearly to ``size`` x ``size``
+    (align_corners=False, no antialiasing); ``mean`` and ``std`` are then the backbone's."""
     x = torch.tensor(np.asarray(images), dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
-    x = (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    if size is not None and size != x.shape[-1]:
+        x = torch.nn.functional.interpolate(x, (size, size), mode="bilinear", align_corners=False, antialias=False)
+    x = x.sub(torch.tensor(mean).view(1, 3, 1, 1)).div(torch.tensor(std).view(1, 3, 1, 1))
     return x.contiguous(), torch.tensor(np.asarray(labels), dtype=torch.int64)
 
 

@@ -5,7 +5,8 @@ Levels, from the mechanisms :mod:`autograder.runner.confine` finds:
 - ``full``: Linux with Landlock ABI >= 6, seccomp and a process limit
   (``RLIMIT_NPROC``, or a cgroup when running as root). The student process
   reads only the Python installation and its packages (never this engine's
-  trusted code, the course repository, data or other submissions), its own
+  trusted code, the course repository, data or other submissions; of this
+  engine only the public loader modules of ``STUDENT_MODULES``), its own
   submission and the sandbox runtime; writes only its scratch folder; has no
   TCP (Landlock), no other sockets but Unix ones (seccomp), cannot signal or
   trace anything outside the sandbox, runs without capabilities, and under
@@ -46,6 +47,10 @@ SYSTEM_WRITE = ["/dev/null"]
 # and reads the driver's and the PCI bus's description. Nowhere else is anything of them granted.
 GPU_DEVICE_GLOB = "/dev/nvidia*"
 GPU_READ = ["/proc/driver/nvidia", "/sys/bus/pci/devices", "/sys/devices"]
+# The only files of this engine's package that student code may read: what ``from autograder.backbones import
+# load_backbone`` (A6) imports. Public loaders, shipped with every release, holding no grader, oracle, threshold
+# or data; the package folder may be listed (names only, as ``stat`` already reveals) so that the import finds them.
+STUDENT_MODULES = ["__init__.py", "course.py", "backbones.py"]
 
 
 def gpu_devices() -> list[str]:
@@ -182,8 +187,11 @@ def landlock_rules(isolation: Isolation, runtime: Path, submission: Path, scratc
         whole, only_listed = grant_except(root, excluded)
         read_exec += whole
         listed += only_listed
+    package = course.PACKAGE_DIR.resolve()
+    listed.append(str(package))
+    engine_files = [str(package / name) for name in STUDENT_MODULES]
     devices = gpu_devices()
     read = [str(runtime), str(submission), *SYSTEM_READ, *extra_read, *(GPU_READ if devices else [])]
     return {"abi": isolation.landlock_abi, "read_exec": sorted(set(read_exec)), "read": read,
-            "list": sorted(set(listed)), "write": [str(scratch), *SYSTEM_WRITE], "read_files": SYSTEM_FILES,
-            "devices": devices}
+            "list": sorted(set(listed)), "write": [str(scratch), *SYSTEM_WRITE],
+            "read_files": [*SYSTEM_FILES, *engine_files], "devices": devices}

@@ -85,9 +85,21 @@ def student_exception(info: dict) -> StudentRaised:
     message = info.get("message") if isinstance(info.get("message"), str) else ""
     exc = cls(message)
     exc.type_name = wire.clean_text(str(info.get("type", base.__name__)), 120)
-    where = info.get("where")
-    exc.where = wire.clean_text(where, 300) if isinstance(where, str) else None
+    exc.where = describe_where(info.get("where"))
     return exc
+
+
+def describe_where(where) -> str | None:
+    """``"file.py, line N, in f: code"`` (in the course's language) from the worker's untrusted description."""
+    if not isinstance(where, dict):
+        return None
+    text = str(T("{file}, line {line}, in {function}", "{file}, línea {line}, en {function}").format(
+        file=wire.clean_text(str(where.get("file", "?")), 100), line=wire.clean_text(str(where.get("line", "?")), 20),
+        function=wire.clean_text(str(where.get("function", "?")), 100)))
+    code = where.get("code")
+    if isinstance(code, str) and code:
+        text += ": " + code
+    return wire.clean_text(text, 300)
 
 
 class Remote:

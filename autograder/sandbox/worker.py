@@ -138,8 +138,9 @@ class Worker:
                         file=os.path.basename(str(exc.filename or "")))
         return info
 
-    def where(self, tb) -> str | None:
-        """``"file.py, line N, in f: code"`` for the innermost frame in the submission."""
+    def where(self, tb) -> dict | None:
+        """``{"file", "line", "function", "code"}`` of the innermost frame in the submission (the trusted side
+        words it in the course's language); ``code`` is empty for a line that continues on the next."""
         found = None
         try:
             frames = traceback.extract_tb(tb)
@@ -147,9 +148,9 @@ class Worker:
             return None
         for frame in frames:
             if os.path.realpath(frame.filename).startswith(self.submission + os.sep):
-                found = f"{os.path.basename(frame.filename)}, line {frame.lineno}, in {frame.name}"
-                if frame.line and not frame.line.rstrip().endswith(("(", "[", "{", ",")):
-                    found += f": {short(frame.line.strip())}"
+                code = frame.line or ""
+                found = {"file": os.path.basename(frame.filename), "line": frame.lineno, "function": frame.name,
+                         "code": "" if code.rstrip().endswith(("(", "[", "{", ",")) else short(code.strip())}
         return found
 
 

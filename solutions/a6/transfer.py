@@ -199,28 +199,34 @@ def extract_features(model, head, x, batch_size=500, device="cpu"):
 
 
 # Task 6.7: the frozen variant end to end (fit_frozen)
-def fit_frozen(train_images, train_labels, test_images, test_labels, *, backbone=BACKBONE, size=SIZE,
+def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=BACKBONE, size=SIZE,
                epochs, lr, batch_size=128, device="cpu", seed=0, on_epoch=None):
-    """Transfer learning with a frozen backbone: steps a, b and c.
+    """Transfer learning with a frozen backbone: steps a, b and c, watched on a validation set.
 
     Seeds torch with ``seed``, loads the pretrained ``backbone`` (step a), replaces its head
     (step b, after seeding, so the same seed gives the same head), freezes the rest and
     builds the optimizer with ``make_optimizer(model, lr)`` (step c). As the frozen backbone
     with its BatchNorm in eval mode is a fixed function, its features are computed once
     (``extract_features``) and only the head is trained on them, ``epochs`` passes of
-    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluated on the test
-    features after every epoch.
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluated on the
+    validation features after every epoch.
+
+    The validation images are part of the training data set, held out from training: watch
+    them to see how training goes, and keep the test set for the very end (the grader
+    measures the test accuracy itself).
 
     Args:
-        train_images, test_images: uint8 arrays (N, 32, 32, 3); train_labels, test_labels: (N,).
+        train_images, val_images: uint8 arrays (N, 32, 32, 3); train_labels, val_labels: (N,).
         backbone: name for ``load_backbone``; size: input side for ``to_tensors``.
         epochs, lr, batch_size: training budget of the head.
         device: where the model and batches live ("cpu" or "cuda").
         on_epoch: if given, called as ``on_epoch(epoch, history)`` after each epoch.
 
     Returns:
-        (model, history): the whole network (frozen backbone + trained head, on ``device``)
-        and a dict of lists, one value per epoch: "train_loss", "test_loss", "test_accuracy".
+        (model, history): the whole network (frozen backbone + trained head, on ``device``,
+        in eval mode) and a dict of lists, one value per epoch: "train_loss" (what
+        train_one_epoch returned), "val_loss" and "val_accuracy" (what evaluate returned on
+        the validation set).
     """
     ### BEGIN SOLUTION
     torch.manual_seed(seed)
@@ -231,17 +237,17 @@ def fit_frozen(train_images, train_labels, test_images, test_labels, *, backbone
     model.to(device)
     optimizer = make_optimizer(model, lr)
     x_train, y_train = to_tensors(train_images, train_labels, pretrained.mean, pretrained.std, size)
-    x_test, y_test = to_tensors(test_images, test_labels, pretrained.mean, pretrained.std, size)
+    x_val, y_val = to_tensors(val_images, val_labels, pretrained.mean, pretrained.std, size)
     f_train = extract_features(model, pretrained.head, x_train, device=device)
-    f_test = extract_features(model, pretrained.head, x_test, device=device)
+    f_val = extract_features(model, pretrained.head, x_val, device=device)
     train_loader = make_loader(f_train, y_train, batch_size, shuffle=True, seed=seed)
-    test_loader = make_loader(f_test, y_test, 1000, shuffle=False)
-    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
+    val_loader = make_loader(f_val, y_val, 1000, shuffle=False)
+    history = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     for epoch in range(epochs):
         history["train_loss"].append(train_one_epoch(head, train_loader, optimizer, device))
-        test_loss, test_accuracy = evaluate(head, test_loader, device)
-        history["test_loss"].append(test_loss)
-        history["test_accuracy"].append(test_accuracy)
+        val_loss, val_accuracy = evaluate(head, val_loader, device)
+        history["val_loss"].append(val_loss)
+        history["val_accuracy"].append(val_accuracy)
         if on_epoch is not None:
             on_epoch(epoch, history)
     model.eval()
@@ -273,17 +279,18 @@ def finetune_optimizer(model, head, lr, backbone_lr):
     ### END SOLUTION
 
 
-def fine_tune(model, head, x_train, y_train, x_test, y_test, *, epochs, lr, backbone_lr, batch_size=64,
+def fine_tune(model, head, x_train, y_train, x_val, y_val, *, epochs, lr, backbone_lr, batch_size=64,
               device="cpu", seed=0, on_epoch=None):
     """Fine-tune ``model`` (for example the result of ``fit_frozen``): ``unfreeze`` it, build
     ``finetune_optimizer(model, head, lr, backbone_lr)`` and run ``epochs`` passes of
-    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating after each.
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating on the
+    validation set after each.
 
     Args:
-        x_train, x_test: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_test: int64 (N,).
+        x_train, x_val: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_val: int64 (N,).
 
     Returns:
-        (model, history) as in ``fit_frozen``.
+        (model, history) as in ``fit_frozen``: "train_loss", "val_loss", "val_accuracy".
     """
     ### BEGIN SOLUTION
     torch.manual_seed(seed)
@@ -291,13 +298,13 @@ def fine_tune(model, head, x_train, y_train, x_test, y_test, *, epochs, lr, back
     unfreeze(model)
     optimizer = finetune_optimizer(model, head, lr, backbone_lr)
     train_loader = make_loader(x_train, y_train, batch_size, shuffle=True, seed=seed)
-    test_loader = make_loader(x_test, y_test, 500, shuffle=False)
-    history = {"train_loss": [], "test_loss": [], "test_accuracy": []}
+    val_loader = make_loader(x_val, y_val, 500, shuffle=False)
+    history = {"train_loss": [], "val_loss": [], "val_accuracy": []}
     for epoch in range(epochs):
         history["train_loss"].append(train_one_epoch(model, train_loader, optimizer, device))
-        test_loss, test_accuracy = evaluate(model, test_loader, device)
-        history["test_loss"].append(test_loss)
-        history["test_accuracy"].append(test_accuracy)
+        val_loss, val_accuracy = evaluate(model, val_loader, device)
+        history["val_loss"].append(val_loss)
+        history["val_accuracy"].append(val_accuracy)
         if on_epoch is not None:
             on_epoch(epoch, history)
     return model, history

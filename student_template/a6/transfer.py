@@ -151,28 +151,34 @@ def extract_features(model, head, x, batch_size=500, device="cpu"):
 
 
 # Task 6.7: the frozen variant end to end (fit_frozen)
-def fit_frozen(train_images, train_labels, test_images, test_labels, *, backbone=BACKBONE, size=SIZE,
+def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=BACKBONE, size=SIZE,
                epochs, lr, batch_size=128, device="cpu", seed=0, on_epoch=None):
-    """Transfer learning with a frozen backbone: steps a, b and c.
+    """Transfer learning with a frozen backbone: steps a, b and c, watched on a validation set.
 
     Seeds torch with ``seed``, loads the pretrained ``backbone`` (step a), replaces its head
     (step b, after seeding, so the same seed gives the same head), freezes the rest and
     builds the optimizer with ``make_optimizer(model, lr)`` (step c). As the frozen backbone
     with its BatchNorm in eval mode is a fixed function, its features are computed once
     (``extract_features``) and only the head is trained on them, ``epochs`` passes of
-    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluated on the test
-    features after every epoch.
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluated on the
+    validation features after every epoch.
+
+    The validation images are part of the training data set, held out from training: watch
+    them to see how training goes, and keep the test set for the very end (the grader
+    measures the test accuracy itself).
 
     Args:
-        train_images, test_images: uint8 arrays (N, 32, 32, 3); train_labels, test_labels: (N,).
+        train_images, val_images: uint8 arrays (N, 32, 32, 3); train_labels, val_labels: (N,).
         backbone: name for ``load_backbone``; size: input side for ``to_tensors``.
         epochs, lr, batch_size: training budget of the head.
         device: where the model and batches live ("cpu" or "cuda").
         on_epoch: if given, called as ``on_epoch(epoch, history)`` after each epoch.
 
     Returns:
-        (model, history): the whole network (frozen backbone + trained head, on ``device``)
-        and a dict of lists, one value per epoch: "train_loss", "test_loss", "test_accuracy".
+        (model, history): the whole network (frozen backbone + trained head, on ``device``,
+        in eval mode) and a dict of lists, one value per epoch: "train_loss" (what
+        train_one_epoch returned), "val_loss" and "val_accuracy" (what evaluate returned on
+        the validation set).
     """
     # YOUR CODE HERE
     raise NotImplementedError()
@@ -196,17 +202,18 @@ def finetune_optimizer(model, head, lr, backbone_lr):
     raise NotImplementedError()
 
 
-def fine_tune(model, head, x_train, y_train, x_test, y_test, *, epochs, lr, backbone_lr, batch_size=64,
+def fine_tune(model, head, x_train, y_train, x_val, y_val, *, epochs, lr, backbone_lr, batch_size=64,
               device="cpu", seed=0, on_epoch=None):
     """Fine-tune ``model`` (for example the result of ``fit_frozen``): ``unfreeze`` it, build
     ``finetune_optimizer(model, head, lr, backbone_lr)`` and run ``epochs`` passes of
-    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating after each.
+    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating on the
+    validation set after each.
 
     Args:
-        x_train, x_test: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_test: int64 (N,).
+        x_train, x_val: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_val: int64 (N,).
 
     Returns:
-        (model, history) as in ``fit_frozen``.
+        (model, history) as in ``fit_frozen``: "train_loss", "val_loss", "val_accuracy".
     """
     # YOUR CODE HERE
     raise NotImplementedError()

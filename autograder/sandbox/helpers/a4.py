@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .common import outputs
+
 
 class Tracked(torch.Tensor):
     """A tensor that records the devices it is asked to move to with ``.to(...)``."""
@@ -109,15 +111,4 @@ def observe_evaluation(evaluate, model: nn.Module, loader, device, calls: int = 
 def logits(to_tensors, model: nn.Module, images: np.ndarray, batch: int = 1000) -> torch.Tensor:
     """The model's logits (N, 10) for uint8 ``images`` (N, 32, 32, 3), normalized by the student's ``to_tensors``,
     in eval mode, without autograd. No label is involved: the trusted side keeps them."""
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-    except (StopIteration, AttributeError, TypeError):
-        device = torch.device("cpu")
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(images), batch):
-            part = images[start:start + batch]
-            x = to_tensors(part, np.zeros(len(part), dtype=np.int64))[0]
-            chunks.append(torch.as_tensor(model(x.to(device))).detach().float().cpu().as_subclass(torch.Tensor))
-    return torch.cat(chunks)
+    return outputs(model, images, lambda part: to_tensors(part, np.zeros(len(part), dtype=np.int64))[0], batch)

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .common import outputs
+
 
 def small_net(seed: int = 0, batchnorm: bool = False, nested: bool = False) -> nn.Sequential:
     """A tiny float64 CNN for (N, 3, 8, 8) inputs -> (N, 5): conv with bias, optional BatchNorm, linear with
@@ -161,14 +163,4 @@ def run_curve(stopper_class, curve, patience: int, mode: str, restore_if_never: 
 def logits(model: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
     """The model's outputs for the normalized images ``x`` (N, 3, 32, 32), in eval mode, without autograd.
     No label is involved: the trusted side keeps them and scores the outputs."""
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-    except (StopIteration, AttributeError, TypeError):
-        device = torch.device("cpu")
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(x), batch):
-            out = model(x[start:start + batch].to(device))
-            chunks.append(torch.as_tensor(out).detach().float().cpu().as_subclass(torch.Tensor))
-    return torch.cat(chunks)
+    return outputs(model, x, batch=batch)

@@ -63,3 +63,24 @@ def seed_everything(seed: int, threads: int | None = None, deterministic: bool =
 def received(*arrays) -> int:
     """The number of bytes of the arrays it was sent (for timing the transfer to the student process)."""
     return int(sum(getattr(a, "nbytes", 0) for a in arrays))
+
+
+def outputs(model, inputs, prepare=None, batch: int = 1000):
+    """The outputs (N, C) of ``model`` for ``inputs`` (N, ...), ``batch`` rows at a time, in eval mode, without
+    autograd, on the model's device, as a plain float32 CPU tensor. ``prepare(chunk)`` turns a chunk of the
+    inputs into the model's input tensor (for example the student's ``to_tensors``); None sends them as they are.
+    No label is involved: the trusted side keeps them and scores the outputs."""
+    import torch
+
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+    except (StopIteration, AttributeError, TypeError):
+        device = torch.device("cpu")
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(inputs), batch):
+            x = inputs[start:start + batch]
+            x = prepare(x) if prepare is not None else x
+            chunks.append(torch.as_tensor(model(x.to(device))).detach().float().cpu().as_subclass(torch.Tensor))
+    return torch.cat(chunks)

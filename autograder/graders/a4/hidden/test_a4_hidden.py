@@ -188,7 +188,7 @@ def graded_run(cnn, probes, common, cifar, progress, once):
 
 
 @pytest.mark.task("4.6")
-def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, probes, common, cifar, progress, once):
+def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, probes, common, cifar, progress, once, note):
     """fit reaches the calibrated test accuracy on the real CIFAR-10 within the grader's budget"""
     threshold = measure.ASSIGNMENT.calibrated().get("threshold")
     if threshold is None:
@@ -204,10 +204,12 @@ def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, probes, common, ci
                "la referencia llega a {m:.1%}. Revisa la normalización, zero_grad, que el barajado mantenga cada "
                "etiqueta con su imagen y que el optimizador reciba los parámetros del modelo.")
              .format(m=measure.ASSIGNMENT.calibrated().get("mean", threshold)))
+    note(T("test accuracy {a:.1%}, pass mark {t:.1%}", "accuracy en test {a:.1%}, mínimo {t:.1%}")
+         .format(a=accuracy, t=threshold))
 
 
 @pytest.mark.task("4.6")
-def test_reported_history_matches_the_graders_evaluation(cnn, probes, common, cifar, progress, once):
+def test_reported_history_matches_the_graders_evaluation(cnn, probes, common, cifar, progress, once, note):
     """The validation accuracy fit reports equals the grader's own evaluation of the returned model"""
     run = graded_run(cnn, probes, common, cifar, progress, once)
     history, measured = run["history"], run["val_accuracy"]
@@ -220,3 +222,5 @@ def test_reported_history_matches_the_graders_evaluation(cnn, probes, common, ci
                "obtiene {a:.4f} en validación.").format(r=reported, a=measured),
              T("evaluate on the validation loader (not the training one) after each epoch, in eval mode.",
                "evalúa con el loader de validación (no el de entrenamiento) tras cada época, en modo evaluación."))
+    note(T("validation accuracy reported {r:.2%}, measured {a:.2%}", "accuracy en validación informada {r:.2%}, medida {a:.2%}")
+         .format(r=reported, a=measured))

@@ -387,7 +387,8 @@ def graded_experiment(reg, probes, common, experiment_data, progress, once):
 
 
 @pytest.mark.task("5.6")
-def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, probes, common, experiment_data, progress, once):
+def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, probes, common, experiment_data, progress, once,
+                                                              note):
     """On 1,000 real CIFAR-10 images, the regularized fit's train-test gap is smaller than the plain one's by the calibrated margin
 
     Rule (calibration.toml): the reduction (plain gap - regularized gap) must reach the calibrated prediction
@@ -423,6 +424,9 @@ def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, probes, commo
              .format(a=regularized["test"], f=floor) + summary,
              T("a smaller gap must not come from not learning; check the scaling of dropout and the penalty's lambda.",
                "una brecha menor no debe venir de no aprender; revisa el escalado del dropout y el lambda de la penalización."))
+    note(T("gap shrank by {r:.1%} (pass mark {t:.1%}); regularized test accuracy {a:.1%} (at least {f:.1%}). ",
+           "la brecha se redujo {r:.1%} (mínimo {t:.1%}); accuracy en test regularizada {a:.1%} (al menos {f:.1%}). ")
+         .format(r=runs["reduction"], t=threshold, a=regularized["test"], f=floor) + summary)
 
 
 @pytest.mark.task("5.6")

@@ -1,9 +1,10 @@
 """A6 public graders: each step on a small stand-in network, and fit_frozen on a few images.
 
-The hidden graders also run your functions on the real pretrained
-EfficientNet-Lite0, check that frozen weights and BatchNorm statistics stay
-bit-identical, train fit_frozen on 5,000 real CIFAR-10 images and compare it
-with the A4 network trained from scratch.
+Your functions run in a separate process; the stand-in network, the batches and the
+optimizers below are built next to them. The hidden graders also run your functions on
+the real pretrained EfficientNet-Lite0, check that frozen weights and BatchNorm statistics
+stay bit-identical, train fit_frozen on 4,500 real CIFAR-10 images (validating on 500 more),
+score the test accuracy themselves and compare it with the A4 network trained from scratch.
 """
 import numpy as np
 import pytest
@@ -13,11 +14,17 @@ import torch.nn as nn
 from autograder.backbones import IMAGENET_MEAN, IMAGENET_STD, TF_MEAN, TF_STD
 from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
-from autograder.graders.a6 import probes
+from autograder.graders.cifar_oracles import reference_tensors, tensor_of
+from autograder.sandbox.helpers import a6 as local_probes
 
+HEAD = ["classifier.bias", "classifier.weight"]
 FREEZE_HINT = T("requires_grad = False for every parameter of the model, then True again for those of "
                 "getattr(model, head).", "requires_grad = False para todos los parámetros del modelo y de nuevo True "
                 "para los de getattr(model, head).")
+
+
+def batches(x, y, size):
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(y), size)]
 
 
 @pytest.mark.task("6.1")
@@ -26,8 +33,12 @@ FREEZE_HINT = T("requires_grad = False for every parameter of the model, then Tr
 def test_to_tensors_resizes_and_normalizes(tl, synthetic, mean, std, size):
     """to_tensors: (N, 3, size, size) float32, bilinear resize, (x/255 - mean[c])/std[c]; int64 labels"""
     images, labels = synthetic
-    x, y = tl.to_tensors(images[:4], labels[:4], mean, std, size)
-    expected_x, expected_y = probes.reference_tensors(images[:4], labels[:4], mean, std, size)
+    result = tl.to_tensors(images[:4], labels[:4], mean, std, size)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(T("to_tensors returned {v!r}; expected a tuple (x, y).", "to_tensors devolvió {v!r}; se esperaba una tupla (x, y).")
+             .format(v=result))
+    x, y = result
+    expected_x, _ = reference_tensors(images[:4], labels[:4], mean, std, size)
     if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
         fail(T("to_tensors returned x of type {t}; expected a float32 tensor.",
                "to_tensors devolvió x de tipo {t}; se esperaba un tensor float32.").format(t=getattr(x, "dtype", type(x))))
@@ -40,41 +51,40 @@ def test_to_tensors_resizes_and_normalizes(tl, synthetic, mean, std, size):
                        "normalization from its ImageNet training.",
                        "divide entre 255, redimensiona y luego resta mean[c] y divide entre std[c]: la normalización "
                        "con la que se entrenó la red en ImageNet."))
-    check_equal(str(y.dtype), "torch.int64", call="to_tensors(...)[1].dtype")
+    check_equal(str(tensor_of(y, "to_tensors(...)[1]").dtype), "torch.int64", call="to_tensors(...)[1].dtype")
 
 
 @pytest.mark.task("6.2")
-def test_replace_head_gives_10_outputs(tl):
+def test_replace_head_gives_10_outputs(tl, probes):
     """replace_head: a new nn.Linear(num_features, 10) at the head attribute; logits (N, 10)"""
     backbone = probes.tiny_backbone()
     head = tl.replace_head(backbone, 10)
-    placed = getattr(backbone.model, backbone.head)
-    check_equal(placed is head, True, call="getattr(model, backbone.head) is replace_head(backbone, 10)",
+    check_equal(probes.head_info(backbone, head)["is_returned"], True,
+                call="getattr(model, backbone.head) is replace_head(backbone, 10)",
                 hint=T("setattr(backbone.model, backbone.head, new_head) and return new_head.",
                        "setattr(backbone.model, backbone.head, nueva_cabeza) y devuelve nueva_cabeza."))
-    check_equal(tuple(backbone.model(torch.zeros(2, 3, 32, 32)).shape), (2, 10),
+    check_equal(probes.output_shape(backbone.get("model"), [2, 3, 32, 32]), [2, 10],
                 call="model(zeros(2, 3, 32, 32)).shape after replace_head(backbone, 10)",
                 hint=T("the ImageNet head has 1000 outputs; CIFAR-10 needs 10: nn.Linear(backbone.num_features, 10).",
                        "la cabeza de ImageNet tiene 1000 salidas; CIFAR-10 necesita 10: nn.Linear(backbone.num_features, 10)."))
 
 
 @pytest.mark.task("6.3")
-def test_freeze_backbone_leaves_only_the_head_trainable(tl):
+def test_freeze_backbone_leaves_only_the_head_trainable(tl, probes):
     """freeze_backbone: requires_grad False outside the head, True in the head"""
-    backbone = probes.tiny_backbone()
-    tl.freeze_backbone(backbone.model, "classifier")
-    trainable = sorted(n for n, p in backbone.model.named_parameters() if p.requires_grad)
-    check_equal(trainable, ["classifier.bias", "classifier.weight"], call="trainable parameters after freeze_backbone",
-                hint=FREEZE_HINT)
+    model = probes.tiny_backbone().get("model")
+    tl.freeze_backbone(model, "classifier")
+    check_equal(probes.trainable(model), HEAD, call="trainable parameters after freeze_backbone", hint=FREEZE_HINT)
 
 
 @pytest.mark.task("6.3")
-def test_train_mode_keeps_frozen_batchnorm_in_eval(tl):
+def test_train_mode_keeps_frozen_batchnorm_in_eval(tl, probes):
     """train_mode: frozen BatchNorm layers in eval mode, the rest (head, dropout) training"""
-    backbone = probes.tiny_backbone()
-    probes.freeze(backbone.model, "classifier")
-    tl.train_mode(backbone.model)
-    modes = {n: m.training for n, m in backbone.model.named_modules() if isinstance(m, (nn.BatchNorm2d, nn.Linear))}
+    model = probes.tiny_backbone().get("model")
+    probes.set_trainable(model, HEAD)
+    tl.train_mode(model)
+    modes = {name: training for name, (kind, training) in probes.modes(model).items()
+             if kind in ("BatchNorm2d", "Linear")}
     check_equal(modes, {"features.1": False, "features.4": False, "classifier": True},
                 call="module.training after train_mode(frozen model)",
                 hint=T("model.train(), then module.eval() for every BatchNorm whose parameters are all frozen: "
@@ -84,27 +94,26 @@ def test_train_mode_keeps_frozen_batchnorm_in_eval(tl):
 
 
 @pytest.mark.task("6.4")
-def test_optimizer_gets_only_the_trainable_parameters(tl):
+def test_optimizer_gets_only_the_trainable_parameters(tl, probes):
     """make_optimizer after freezing: only the head's parameters, at the given learning rate"""
-    backbone = probes.tiny_backbone()
-    probes.freeze(backbone.model, "classifier")
-    optimizer = tl.make_optimizer(backbone.model, 1e-3)
-    names = {id(p): n for n, p in backbone.model.named_parameters()}
-    got = sorted(names.get(id(p), "?") for g in optimizer.param_groups for p in g["params"])
-    check_equal(got, ["classifier.bias", "classifier.weight"], call="parameters in make_optimizer(frozen model, 1e-3)",
+    model = probes.tiny_backbone().get("model")
+    probes.set_trainable(model, HEAD)
+    groups = probes.param_groups(model, tl.make_optimizer(model, 1e-3))
+    check_equal(sorted(n for _, names in groups for n in names), HEAD,
+                call="parameters in make_optimizer(frozen model, 1e-3)",
                 hint=T("pass only [p for p in model.parameters() if p.requires_grad].",
                        "pasa solo [p for p in model.parameters() if p.requires_grad]."))
-    check_equal([g["lr"] for g in optimizer.param_groups], [1e-3], call="learning rates of the optimizer")
+    check_equal([lr for lr, _ in groups], [1e-3], call="learning rates of the optimizer")
 
 
 @pytest.mark.task("6.5")
-def test_training_epochs_lower_the_loss(tl, synthetic):
+def test_training_epochs_lower_the_loss(tl, probes, synthetic):
     """train_one_epoch: five epochs on 64 images lower the training loss"""
     images, labels = synthetic
-    x, y = probes.reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
-    backbone = probes.tiny_backbone()
-    optimizer = torch.optim.Adam(backbone.model.parameters(), lr=1e-2)
-    losses = [tl.train_one_epoch(backbone.model, probes.batches(x, y, 16), optimizer, "cpu") for _ in range(5)]
+    x, y = reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
+    model = probes.tiny_backbone().get("model")
+    optimizer = probes.adam(model, 1e-2)
+    losses = [tl.train_one_epoch(model, batches(x, y, 16), optimizer, "cpu") for _ in range(5)]
     if not all(isinstance(v, float) for v in losses):
         fail(T("train_one_epoch returned {v!r}; expected the mean loss as a Python float (loss.item()).",
                "train_one_epoch devolvió {v!r}; se esperaba la pérdida media como float de Python (loss.item()).")
@@ -118,66 +127,71 @@ def test_training_epochs_lower_the_loss(tl, synthetic):
 
 
 @pytest.mark.task("6.5")
-def test_evaluate_on_a_known_model(tl, synthetic):
+def test_evaluate_on_a_known_model(tl, probes, synthetic):
     """evaluate: the mean loss and the accuracy of a fixed model"""
     images, labels = synthetic
-    x, y = probes.reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
-    model = probes.tiny_backbone().model
+    x, y = reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
+    model = local_probes.tiny_backbone().model.eval()  # the same network as the one built next to your code
     with torch.no_grad():
         logits = model(x)
     expected = (nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item())
-    got = tl.evaluate(model, probes.batches(x, y, 10), "cpu")
-    if not (isinstance(got, tuple) and len(got) == 2):
-        fail(T("evaluate returned {g!r}; expected a (loss, accuracy) tuple.",
-               "evaluate devolvió {g!r}; se esperaba una tupla (loss, accuracy).").format(g=got))
+    got = tl.evaluate(probes.tiny_backbone().get("model"), batches(x, y, 10), "cpu")
+    if not (isinstance(got, tuple) and len(got) == 2 and all(type(v) in (float, int) for v in got)):
+        fail(T("evaluate returned {g!r}; expected a (loss, accuracy) tuple of floats.",
+               "evaluate devolvió {g!r}; se esperaba una tupla (loss, accuracy) de floats.").format(g=got))
     check_close(np.array(got, dtype=float), np.array(expected), name="(loss, accuracy)", call="evaluate(model, loader, 'cpu')",
                 rtol=1e-5, hint=T("average over examples, not over batches (the last batch is smaller); accuracy in [0, 1].",
                                   "promedia sobre ejemplos, no sobre batches (el último es más pequeño); accuracy en [0, 1]."))
 
 
 @pytest.mark.task("6.6")
-def test_extract_features_are_the_input_of_the_head(tl, synthetic):
+def test_extract_features_are_the_input_of_the_head(tl, probes, synthetic):
     """extract_features: the backbone's output before the head, (N, num_features); head put back"""
     images, labels = synthetic
-    x, _ = probes.reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
-    backbone = probes.tiny_backbone()
-    head = backbone.model.classifier
+    x, _ = reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
+    local = local_probes.tiny_backbone().model.eval()  # the same network as the one built next to your code
     with torch.no_grad():
-        expected = backbone.model.features(x)
-    got = tl.extract_features(backbone.model, "classifier", x, batch_size=20)
+        expected = local.features(x)
+    model = probes.tiny_backbone().get("model")
+    head = model.get("classifier")
+    got = tensor_of(tl.extract_features(model, "classifier", x, batch_size=20),
+                    "extract_features(model, 'classifier', x, batch_size=20)")
     check_equal(tuple(got.shape), (64, 16), call="extract_features(model, 'classifier', x, batch_size=20).shape",
                 hint=T("replace the head by nn.Identity() while computing: the output is then the head's input.",
                        "sustituye la cabeza por nn.Identity() mientras calculas: la salida es entonces la entrada de la cabeza."))
     check_close(got.numpy(), expected.numpy(), name="features", call="extract_features(model, 'classifier', x)",
                 rtol=1e-5, atol=1e-6)
-    check_equal(backbone.model.classifier is head, True, call="model.classifier is the original head after extract_features",
+    check_equal(probes.same(model.get("classifier"), head), True,
+                call="model.classifier is the original head after extract_features",
                 hint=T("put the head back (setattr) before returning.", "vuelve a poner la cabeza (setattr) antes de devolver."))
 
 
 @pytest.mark.task("6.7")
-def test_fit_frozen_on_a_small_set(tl, synthetic):
-    """fit_frozen: a model with 10 outputs and a history with one value per epoch"""
+def test_fit_frozen_on_a_small_set(tl, probes, synthetic):
+    """fit_frozen: a model with 10 outputs and a history with one value per epoch, on the validation set"""
     images, labels = synthetic
-    model, history = tl.fit_frozen(images, labels, images[:32], labels[:32], size=32, epochs=2, lr=1e-3,
+    model, history = tl.fit_frozen(images[16:], labels[16:], images[:16], labels[:16], size=32, epochs=2, lr=1e-3,
                                    batch_size=16, seed=0)
-    check_equal(sorted(history), ["test_accuracy", "test_loss", "train_loss"], call="sorted(fit_frozen(...)[1])")
+    if not isinstance(history, dict):
+        fail(T("fit_frozen returned {h!r} as its history; expected a dict of lists.",
+               "fit_frozen devolvió {h!r} como historial; se esperaba un dict de listas.").format(h=history))
+    check_equal(sorted(history), ["train_loss", "val_accuracy", "val_loss"], call="sorted(fit_frozen(...)[1])",
+                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
+                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
     check_equal([len(history[k]) for k in sorted(history)], [2, 2, 2], call="lengths of the history lists (epochs=2)")
-    with torch.no_grad():
-        shape = tuple(model.eval()(torch.zeros(1, 3, 32, 32)).shape)
-    check_equal(shape, (1, 10), call="fit_frozen(...)[0](zeros(1, 3, 32, 32)).shape",
+    check_equal(probes.output_shape(model, [1, 3, 32, 32]), [1, 10], call="fit_frozen(...)[0](zeros(1, 3, 32, 32)).shape",
                 hint=T("step b: replace_head before training.", "paso b: replace_head antes de entrenar."))
 
 
 @pytest.mark.task("6.8")
-def test_finetune_optimizer_has_two_learning_rates(tl):
+def test_finetune_optimizer_has_two_learning_rates(tl, probes):
     """finetune_optimizer: group 0 the backbone at backbone_lr, group 1 the head at lr"""
-    backbone = probes.tiny_backbone()
-    optimizer = tl.finetune_optimizer(backbone.model, "classifier", lr=1e-3, backbone_lr=1e-4)
-    names = {id(p): n for n, p in backbone.model.named_parameters()}
-    groups = [(g["lr"], sorted(names.get(id(p), "?") for p in g["params"])) for g in optimizer.param_groups]
-    expected = [(1e-4, sorted(n for n in names.values() if not n.startswith("classifier."))),
-                (1e-3, ["classifier.bias", "classifier.weight"])]
-    check_equal(groups, expected, call="[(lr, parameters) of each group] of finetune_optimizer(model, 'classifier', 1e-3, 1e-4)",
+    model = probes.tiny_backbone().get("model")
+    groups = probes.param_groups(model, tl.finetune_optimizer(model, "classifier", lr=1e-3, backbone_lr=1e-4))
+    names = probes.parameter_names(model)
+    got = [(lr, sorted(params)) for lr, params in groups]
+    expected = [(1e-4, sorted(n for n in names if not n.startswith("classifier."))), (1e-3, HEAD)]
+    check_equal(got, expected, call="[(lr, parameters) of each group] of finetune_optimizer(model, 'classifier', 1e-3, 1e-4)",
                 hint=T("two parameter groups: [{'params': backbone parameters, 'lr': backbone_lr}, "
                        "{'params': head parameters, 'lr': lr}]: the pretrained weights move less than the new head.",
                        "dos grupos de parámetros: [{'params': parámetros de la red base, 'lr': backbone_lr}, "
