@@ -2,8 +2,9 @@
 
 Every assignment ``aN`` has a folder ``autograder/graders/aN/`` with:
 
-- ``assignment.toml``: title, student modules, tasks, limits, thresholds, and
-  ``requirements``: packages its students need beyond the course's usual ones;
+- ``assignment.toml``: title, student modules, tasks, limits, thresholds,
+  ``requirements``: packages its students need beyond the course's usual ones,
+  and ``datasets``: the data sets its notebook and graders read (``cifar10``);
 - ``public/``: grader tests shipped to students, with ``points.toml``;
 - ``hidden/``: grader tests that never leave the instructors, with ``points.toml``.
 
@@ -56,6 +57,7 @@ class Assignment:
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
     requirements: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
 
     @property
     def graders_dir(self) -> Path:
@@ -121,4 +123,5 @@ def load_assignment(assignment_id: str) -> Assignment:
         budget=data.get("budget", {}),
         calibration=data.get("calibration", {}),
         requirements=tuple(data.get("requirements", ())),
+        datasets=tuple(data.get("datasets", ())),
     )

@@ -24,11 +24,19 @@ from autograder.course import CourseError
 
 STUDENT_README = """# {id}: {title}
 
-1. Install the tools once: `pip install -r requirements.txt`
-   (PyTorch: see https://pytorch.org for your machine).
-2. Open `{notebook}` and follow it; write your code in the `.py` module(s)
+1. Install the tools once, in a virtual environment (Python 3.11 or newer):
+
+       python3 -m venv .venv && source .venv/bin/activate
+       pip install -r requirements.txt
+
+   Without an NVIDIA GPU (most laptops), install the much smaller CPU-only PyTorch first:
+
+       pip install "torch>=2.14,<2.15" "torchvision>=0.29,<0.30" --index-url https://download.pytorch.org/whl/cpu
+       pip install -r requirements.txt
+{data}
+2. Open `{notebook}` (`jupyter lab` in this folder) and follow it; write your code in the `.py` module(s)
    here, where it says `# YOUR CODE HERE`. Keep function names and signatures.
-3. Check your work with the public tests:
+3. Check your work with the public tests, in this folder:
 
        python -m autograder check {id}
        python -m autograder check {id} --lang es   # comentarios en español
@@ -38,7 +46,20 @@ STUDENT_README = """# {id}: {title}
 4. Submit the `.py` module(s) and the notebook.
 """
 
-REQUIREMENTS = "torch\ntorchvision\nnumpy\npytest\nhypothesis\nclick\nrich\nmatplotlib\n"  # matplotlib: the notebooks plot
+CIFAR10_README = """
+   This assignment uses the real CIFAR-10 (170 MB). Either let torchvision download it once, online:
+
+       python -c "from autograder.data import load_cifar10; load_cifar10('train', download=True); load_cifar10('test', download=True)"
+
+   or point `CIFAR10_ROOT` at a copy you already have (torchvision's `cifar-10-batches-py`, or an image
+   folder with `train/<class>/` and `test/<class>/`) before you start Jupyter:
+
+       export CIFAR10_ROOT=/path/to/cifar10
+"""
+
+# The notebooks, the checks and Jupyter; torch and torchvision in the range the thresholds were calibrated on.
+REQUIREMENTS = ("torch>=2.14,<2.15\ntorchvision>=0.29,<0.30\nnumpy\npytest\nhypothesis\nclick\nrich\nmatplotlib\n"
+                "jupyterlab\nipykernel\n")
 
 
 def hidden_test_names(assignment: course.Assignment) -> set[str]:
@@ -129,7 +150,8 @@ def build(assignment_id: str, out: Path) -> list[Path]:
     _copy_engine(assignment, out)
     notebooks = sorted(p.name for p in out.glob("*.ipynb"))
     (out / "README.md").write_text(STUDENT_README.format(
-        id=assignment.id, title=assignment.title, notebook=", ".join(notebooks) or "the notebook"), encoding="utf-8")
+        id=assignment.id, title=assignment.title, notebook=", ".join(notebooks) or "the notebook",
+        data=CIFAR10_README if "cifar10" in assignment.datasets else ""), encoding="utf-8")
     (out / "requirements.txt").write_text(REQUIREMENTS + "".join(f"{r}\n" for r in assignment.requirements),
                                           encoding="utf-8")
     leaks = find_leaks(out, assignment, root)

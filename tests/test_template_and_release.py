@@ -105,6 +105,14 @@ def test_release_leaks_no_solution_line_and_no_hidden_test_name(assignment_id, t
     assert not (out / "autograder" / "graders" / assignment_id / "hidden").exists()
     assert {m + ".py" for m in assignment.modules} <= {f.name for f in files}
     assert list(out.glob("*.ipynb")), "the nbgrader notebook is missing"
+    # what a new student needs: the command that works in their venv, the data set, a pinned torch, Jupyter
+    readme, requirements = (out / "README.md").read_text(), (out / "requirements.txt").read_text().splitlines()
+    assert f"python -m autograder check {assignment_id}" in readme and "download.pytorch.org/whl/cpu" in readme
+    assert ("CIFAR10_ROOT" in readme) == ("cifar10" in assignment.datasets)
+    assert "torch>=2.14,<2.15" in requirements and "jupyterlab" in requirements
+    for notebook in out.glob("*.ipynb"):
+        text = notebook.read_text(encoding="utf-8")
+        assert "autograder check" not in text.replace("python -m autograder check", ""), notebook.name
 
 
 def test_leak_check_detects_a_planted_leak(tmp_path):
