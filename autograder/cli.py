@@ -47,6 +47,12 @@ def main():
     """
 
 
+def _table_console(stderr: bool = False) -> Console:
+    """The console for result tables: a file or a pipe gets wide rows, nothing folded in the middle of a path."""
+    console = Console(stderr=stderr)
+    return console if console.is_terminal else Console(stderr=stderr, width=200)
+
+
 @contextmanager
 def _progress(console: Console, label: str):
     """Progress bars on stderr: finished tests, and steps inside a long test (training epochs)."""
@@ -68,9 +74,7 @@ def _progress(console: Console, label: str):
 
 def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout,
          min_isolation: str) -> None:
-    console = Console(stderr=json_out == "-")
-    if not console.is_terminal:  # a file or a pipe: wide rows, nothing folded in the middle of a path
-        console = Console(stderr=json_out == "-", width=200)
+    console = _table_console(stderr=json_out == "-")
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
             result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,
@@ -190,7 +194,7 @@ def selfcheck(assignments, lang):
     ids = list(assignments) or course.available_assignments()
     for assignment in ids:
         _assignment_id(None, None, assignment)
-    console, failures, ungraded = Console(), [], []
+    console, failures, ungraded = _table_console(), [], []
     for assignment in ids:
         try:
             with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:

@@ -75,11 +75,23 @@ def test_untouched_template_gets_zero_with_not_implemented():
     assert_not_implemented_everywhere(report, POINTS, uncounted={GPU})
 
 
+# Mutants whose graded run trains and measures exactly like the reference's: fit builds LeNet without dropout,
+# so a missing model.eval() changes no output, and a wrongly averaged epoch loss changes only the number
+# train_one_epoch returns. Their graded run would repeat the reference's (full marks in the test above), so
+# they are graded without it, which keeps this file within minutes.
+GRADED_RUN_UNCHANGED = {"eval_mode_never_set", "epoch_loss_averaged_over_batches"}
+WITHOUT_GRADED_RUN = f"not ({THRESHOLD} or {HISTORY} or {GPU})"
+
+
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_mutant_loses_exactly_its_points(grade_files, name):
     mutations, must_fail = MUTANTS[name]
-    report = grade_files({"cifar_cnn.py": apply_mutations(REFERENCE, mutations)}, assignment="a4")
-    assert_loses_exactly(report, POINTS, must_fail, uncounted={GPU}, feedback_words=("expected", "Hint:"))
+    select = WITHOUT_GRADED_RUN if name in GRADED_RUN_UNCHANGED else None
+    report = grade_files({"cifar_cnn.py": apply_mutations(REFERENCE, mutations)}, assignment="a4", select=select)
+    graded = {t.outcome.info.function for t in report.tests}
+    assert graded == set(POINTS) - ({THRESHOLD, HISTORY, GPU} if select else set())
+    assert_loses_exactly(report, {f: POINTS[f] for f in graded}, must_fail, uncounted={GPU},
+                         feedback_words=("expected", "Hint:"))
 
 
 @pytest.mark.parametrize("name", sorted(VALID_VARIANTS))

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from autograder.data import MEAN, STD
-from autograder.feedback import T, fail
+from autograder.feedback import T, check_equal, fail
 
 
 def reference_tensors(images, labels, mean=MEAN, std=STD,
@@ -61,3 +61,15 @@ def tensor_of(value, call: str) -> torch.Tensor:
         fail(T("{call} returned {v!r}; expected a torch tensor.", "{call} devolvió {v!r}; se esperaba un tensor de torch.")
              .format(call=call, v=value))
     return value
+
+
+def check_history(history, keys: list[str], epochs: int, call: str) -> None:
+    """``history`` (what ``fit`` returned) is a dict with exactly ``keys``, one value per epoch in each."""
+    if not isinstance(history, dict):
+        fail(T("{c} returned {h!r} as its history; expected a dict of lists.",
+               "{c} devolvió {h!r} como historial; se esperaba un dict de listas.").format(c=call, h=history))
+    check_equal(sorted(history), sorted(keys), call=f"sorted({call}[1])",
+                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
+                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
+    check_equal([len(history[k]) if isinstance(history[k], list) else None for k in sorted(history)],
+                [epochs] * len(keys), call=f"lengths of the history lists (epochs={epochs})")

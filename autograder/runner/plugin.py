@@ -117,6 +117,12 @@ def helpers(request):
     return request.config._ag.sandbox.helpers
 
 
+@pytest.fixture(scope="session")
+def common(helpers):
+    """autograder/sandbox/helpers/common.py (seeding, watching arguments, outputs), run next to the student's code."""
+    return helpers("common")
+
+
 @pytest.fixture
 def note(request):
     """``note(text)``: what the test measured, shown even when it passes (for example "accuracy 56.2%, pass

@@ -18,12 +18,6 @@ def probes(helpers):
 
 
 @pytest.fixture(scope="session")
-def common(helpers):
-    """autograder/sandbox/helpers/common.py (seeding, watching arguments), run next to the student's code."""
-    return helpers("common")
-
-
-@pytest.fixture(scope="session")
 def small_cifar(cifar):
     """A stratified random subset of the real training images: 2,000 to train on, 500 to validate on."""
     (train_x, train_y), _ = cifar

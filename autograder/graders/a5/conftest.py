@@ -17,12 +17,6 @@ def probes(helpers):
 
 
 @pytest.fixture(scope="session")
-def common(helpers):
-    """autograder/sandbox/helpers/common.py (seeding, watching arguments), run next to the student's code."""
-    return helpers("common")
-
-
-@pytest.fixture(scope="session")
 def experiment_data(cifar):
     """The overfitting experiment's subsets: (train, validation, test) of the budget."""
     return measure.subsets(*cifar)

@@ -19,12 +19,6 @@ def probes(helpers):
 
 
 @pytest.fixture(scope="session")
-def common(helpers):
-    """autograder/sandbox/helpers/common.py (seeding, watching arguments), run next to the student's code."""
-    return helpers("common")
-
-
-@pytest.fixture(scope="session")
 def graded_subset(cifar):
     """The budget's stratified subset: 5,000 training images (the validation split among them) and 2,000 test ones."""
     return measure.subset(*cifar)

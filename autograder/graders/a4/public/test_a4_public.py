@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
-from autograder.graders.cifar_oracles import reference_tensors, tensor_of
+from autograder.graders.cifar_oracles import check_history, reference_tensors, tensor_of
 from autograder.sandbox.helpers import a4 as local_probes
 
 LENET_LAYERS = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
@@ -104,12 +104,6 @@ def test_fit_returns_a_history_per_epoch(cnn, probes, synthetic):
     """fit: a trained model and a history with one value per epoch, on the validation set"""
     images, labels = synthetic
     model, history = cnn.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16, seed=0)
-    if not isinstance(history, dict):
-        fail(T("fit returned {h!r} as its history; expected a dict of lists.",
-               "fit devolvió {h!r} como historial; se esperaba un dict de listas.").format(h=history))
-    check_equal(sorted(history), ["train_loss", "val_accuracy", "val_loss"], call="sorted(fit(...)[1])",
-                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
-                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
-    check_equal([len(history[k]) for k in sorted(history)], [2, 2, 2], call="lengths of the history lists (epochs=2)")
+    check_history(history, ["train_loss", "val_accuracy", "val_loss"], 2, "fit(...)")
     check_equal(probes.describe(model, (1, 3, 32, 32))["output_shape"], [1, 10],
                 call="fit(...)[0](zeros(1, 3, 32, 32)).shape")

@@ -16,6 +16,7 @@ import torch
 from autograder.feedback import T, check_equal, check_raises, fail
 from autograder.gradcheck import check_close
 from autograder.graders.a5 import checks
+from autograder.graders.cifar_oracles import check_history
 from autograder.sandbox.helpers import a5 as local
 
 WEIGHT_NAMES = ["0.weight", "3.weight", "5.weight"]  # the Conv2d and the two Linear layers of small_net()
@@ -209,12 +210,6 @@ def test_fit_history_on_a_small_set(reg, probes):
     images, labels = checks.synthetic_images(64)
     model, history = reg.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16,
                              l2=0.001, dropout=0.3, augment=True, seed=0)
-    if not isinstance(history, dict):
-        fail(T("fit returned {h!r} as its history; expected a dict of lists.",
-               "fit devolvió {h!r} como historial; se esperaba un dict de listas.").format(h=history))
-    check_equal(sorted(history), ["train_accuracy", "train_loss", "val_accuracy"], call="sorted(fit(...)[1])",
-                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
-                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
-    check_equal([len(history[k]) for k in sorted(history)], [2, 2, 2], call="lengths of the history lists (epochs=2)")
+    check_history(history, ["train_accuracy", "train_loss", "val_accuracy"], 2, "fit(...)")
     check_equal(list(probes.logits(model, torch.zeros(1, 3, 32, 32)).shape), [1, 10],
                 call="fit(...)[0](zeros(1, 3, 32, 32)).shape")

@@ -14,7 +14,7 @@ import torch.nn as nn
 from autograder.backbones import IMAGENET_MEAN, IMAGENET_STD, TF_MEAN, TF_STD
 from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
-from autograder.graders.cifar_oracles import reference_tensors, tensor_of
+from autograder.graders.cifar_oracles import check_history, reference_tensors, tensor_of
 from autograder.sandbox.helpers import a6 as local_probes
 
 HEAD = ["classifier.bias", "classifier.weight"]
@@ -172,13 +172,7 @@ def test_fit_frozen_on_a_small_set(tl, probes, synthetic):
     images, labels = synthetic
     model, history = tl.fit_frozen(images[16:], labels[16:], images[:16], labels[:16], size=32, epochs=2, lr=1e-3,
                                    batch_size=16, seed=0)
-    if not isinstance(history, dict):
-        fail(T("fit_frozen returned {h!r} as its history; expected a dict of lists.",
-               "fit_frozen devolvió {h!r} como historial; se esperaba un dict de listas.").format(h=history))
-    check_equal(sorted(history), ["train_loss", "val_accuracy", "val_loss"], call="sorted(fit_frozen(...)[1])",
-                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
-                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
-    check_equal([len(history[k]) for k in sorted(history)], [2, 2, 2], call="lengths of the history lists (epochs=2)")
+    check_history(history, ["train_loss", "val_accuracy", "val_loss"], 2, "fit_frozen(...)")
     check_equal(probes.output_shape(model, [1, 3, 32, 32]), [1, 10], call="fit_frozen(...)[0](zeros(1, 3, 32, 32)).shape",
                 hint=T("step b: replace_head before training.", "paso b: replace_head antes de entrenar."))
 
