@@ -45,23 +45,26 @@ def score(probes, model, images, labels, what: str) -> float:
     return accuracy_of(probes.logits(model, reference_tensors(images, labels)[0]), labels, what)
 
 
-def run_variant(module, probes, seed_run, data, seed: int, variant: str, perturbation_seed: int) -> dict:
-    """One budgeted ``fit`` of the submission; the grader's own train, validation and test accuracies."""
+def run_variant(module, probes, seed_run, data, seed: int, variant: str, perturbation_seed: int,
+                on_epoch=None) -> dict:
+    """One budgeted ``fit`` of the submission; the grader's own train, validation and test accuracies.
+    ``on_epoch`` (calibration's progress, in process) goes to ``fit``; a grading run passes None."""
     train, val, (test_images, test_labels) = data
     seed_run(seed, threads=BUDGET["threads"])
     model, history = module.fit(*train, *val, epochs=BUDGET["epochs"], lr=BUDGET["lr"],
-                                batch_size=BUDGET["batch_size"], seed=seed, **VARIANTS[variant])
+                                batch_size=BUDGET["batch_size"], seed=seed, on_epoch=on_epoch, **VARIANTS[variant])
     train_acc = score(probes, model, *train, "training")
     test_acc = score(probes, model, perturb(test_images, perturbation_seed, BUDGET["perturbation"]), test_labels, "test")
     return {"model": model, "history": history, "train": train_acc, "test": test_acc, "gap": train_acc - test_acc,
             "val": score(probes, model, *val, "validation")}
 
 
-def experiment(module, probes, seed_run, data, seed: int, perturbation_seed: int, on_variant=None) -> dict:
+def experiment(module, probes, seed_run, data, seed: int, perturbation_seed: int, on_variant=None,
+               on_epoch=None) -> dict:
     """Both variants under the same seed and budget; ``reduction`` = plain gap - regularized gap."""
     runs = {}
     for name in VARIANTS:
-        runs[name] = run_variant(module, probes, seed_run, data, seed, name, perturbation_seed)
+        runs[name] = run_variant(module, probes, seed_run, data, seed, name, perturbation_seed, on_epoch)
         if on_variant is not None:
             on_variant(name)
     runs["reduction"] = runs["plain"]["gap"] - runs["regularized"]["gap"]
@@ -79,7 +82,7 @@ def calibrate(module, data, seed: int, on_epoch=None) -> dict:
     from autograder.repro import seed_everything
     from autograder.sandbox.helpers import a5 as probes
 
-    runs = experiment(module, probes, seed_everything, data, seed, perturbation_seed=10_000 + seed)
+    runs = experiment(module, probes, seed_everything, data, seed, perturbation_seed=10_000 + seed, on_epoch=on_epoch)
     plain, regularized = runs["plain"], runs["regularized"]
     return {"value": runs["reduction"], "gap_plain": plain["gap"], "gap_regularized": regularized["gap"],
             "train_plain": plain["train"], "test_plain": plain["test"],
