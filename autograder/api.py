@@ -8,10 +8,11 @@ outcomes (``report.score``) -> show them (``report.print_table`` /
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 
-from autograder import course, report
+from autograder import archive, course, report
 from autograder.feedback import language as feedback_language
 from autograder.course import CourseError
 from autograder.runner.session import GraderError, RunOptions, run_tests
@@ -21,37 +22,65 @@ __all__ = ["grade", "CourseError", "GraderError"]
 
 def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidden"), language: str = "en",
           test_timeout: float | None = None, total_timeout: float | None = None,
-          on_progress=None, on_step=None, select: str | None = None,
-          min_isolation: str = "full", stop_at_first_failure: bool = False) -> report.Report:
-    """Grade the folder ``submission`` (laid out like ``student_template/<id>/``).
+          on_progress=None, on_step=None, select: str | None = None, tasks=None,
+          min_isolation: str = "full", stop_at_first_failure: bool = False, shrink: bool = True) -> report.Report:
+    """Grade the folder ``submission`` (laid out like ``student_template/<id>/``), or a zip of one (for
+    example Otter's ``grader.export()``: the modules are found in the zip's shallowest folder holding one).
 
     ``test_timeout`` is in CPU seconds of the student process per test, with a
     wall-clock backstop of the assignment's ``wall_factor`` times as much.
     ``select`` (a pytest ``-k`` expression over test names) grades only the
     matching tests, for example to re-run one test; the report then holds only
-    those. ``min_isolation`` ("full", "partial" or "none") is the weakest
+    those; ``tasks`` (task ids such as "1.1") grades only those tasks' tests. ``min_isolation`` ("full", "partial" or "none") is the weakest
     confinement of the student process accepted (see ``runner.isolation``).
     ``stop_at_first_failure`` marks every test after the first lost one
-    "not-run" (for mutation testing, where one lost test is enough).
+    "not-run" (for mutation testing, where one lost test is enough). ``shrink=False`` skips Hypothesis's
+    search for the smallest failing example: the same scores, shorter feedback, sooner (for audits).
     Raises CourseError or GraderError when grading itself cannot run; a broken
     submission never raises, it loses points.
     """
     assignment = course.load_assignment(assignment_id)
     submission = Path(submission)
+    if archive.is_zip(submission):
+        with tempfile.TemporaryDirectory(prefix="autograder-zip-") as folder:
+            archive.unpack(submission, Path(folder))
+            found = archive.module_folder(Path(folder), list(assignment.modules))
+            if found is None:
+                names = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+                raise CourseError(f"{submission.name} holds no {assignment.id} module "
+                                  f"({', '.join(m + '.py' for m in assignment.modules)}); it holds "
+                                  f"{', '.join(names[:8]) or 'nothing'}")
+            result = grade(found, assignment_id, suites=suites, language=language, test_timeout=test_timeout,
+                           total_timeout=total_timeout, on_progress=on_progress, on_step=on_step, select=select,
+                           tasks=tasks, min_isolation=min_isolation, stop_at_first_failure=stop_at_first_failure,
+                           shrink=shrink)
+        result.submission = str(submission)
+        return result
     if not submission.is_dir():
-        raise CourseError(f"submission folder {submission} does not exist")
+        raise CourseError(f"submission {submission} is neither a folder nor a zip file" if submission.exists()
+                          else f"submission folder {submission} does not exist")
     check_holds_a_module(submission, assignment)
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
                          memory_mb=assignment.memory_mb, wall_factor=assignment.wall_factor,
                          threads=assignment.threads, language=language, on_progress=on_progress,
-                         on_step=on_step, select=select, min_isolation=min_isolation,
-                         stop_at_first_failure=stop_at_first_failure)
+                         on_step=on_step, select=select, tasks=_known_tasks(assignment, tasks), min_isolation=min_isolation,
+                         stop_at_first_failure=stop_at_first_failure, shrink=shrink)
     start = time.monotonic()
     with feedback_language(language):
         result = run_tests(assignment, list(suites), submission, options)
     return report.score(assignment, result.outcomes, str(submission), time.monotonic() - start,
                         result.problems, result.isolation)
+
+
+def _known_tasks(assignment: course.Assignment, tasks) -> tuple[str, ...] | None:
+    if tasks is None:
+        return None
+    tasks = tuple(str(t) for t in ([tasks] if isinstance(tasks, str) else tasks))
+    unknown = [t for t in tasks if t not in assignment.tasks]
+    if unknown:
+        raise CourseError(f"{assignment.id} has no task {unknown[0]!r} (its tasks: {', '.join(assignment.tasks)})")
+    return tasks
 
 
 def check_holds_a_module(submission: Path, assignment: course.Assignment) -> None:

@@ -23,6 +23,9 @@ JSON = click.option("--json", "json_out", metavar="FILE",
 TEST_TIMEOUT = click.option("--test-timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
                             help="CPU seconds student code may use in one grader test (with a wall-clock "
                                  "backstop several times longer) [default: the assignment's].")
+TASK = click.option("--task", "tasks", multiple=True, metavar="ID",
+                    help="Grade only the tests of this task, for example 1.2 (repeat the option for more) "
+                         "[default: every task].")
 TOTAL_TIMEOUT = click.option("--total-timeout", type=click.FloatRange(min=1), metavar="SECONDS",
                              help="Time limit of the whole submission [default: the assignment's].")
 
@@ -35,6 +38,15 @@ def _assignment_id(ctx, param, value):
 
 
 ASSIGNMENT = click.argument("assignment", callback=_assignment_id)
+
+
+def _in_course_repository(command: str) -> None:
+    """Stop with a one-line error where an instructor command cannot run: a student release ships without
+    solutions/, assignments/ and the modules that build releases and calibrate."""
+    if course.repo_root() is None:
+        click.echo(f"autograder: error: {command} runs in the course repository (solutions/ and assignments/ "
+                   f"are not here)", err=True)
+        sys.exit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,12 +85,13 @@ def _progress(console: Console, label: str):
 
 
 def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout,
-         min_isolation: str) -> None:
+         min_isolation: str, tasks=()) -> None:
     console = _table_console(stderr=json_out == "-")
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
             result = api.grade(submission, assignment, suites=suites, language=lang, test_timeout=test_timeout,
-                               total_timeout=total_timeout, min_isolation=min_isolation, **progress)
+                               total_timeout=total_timeout, min_isolation=min_isolation, tasks=list(tasks) or None,
+                               **progress)
     except (api.CourseError, api.GraderError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
@@ -89,27 +102,29 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
 
 
 @main.command()
-@click.argument("submission", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("submission", type=click.Path(path_type=Path))
 @click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
               help="Assignment id, for example a1.")
 @LANG
 @JSON
+@TASK
 @TEST_TIMEOUT
 @TOTAL_TIMEOUT
 @click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
               help="Grade even though this machine confines student code only this much "
                    "[default: refuse anything below full isolation].")
-def grade(submission, assignment, lang, json_out, test_timeout, total_timeout, allow_isolation):
+def grade(submission, assignment, lang, json_out, tasks, test_timeout, total_timeout, allow_isolation):
     """Grade SUBMISSION with the public and hidden tests.
 
-    SUBMISSION is a folder laid out like student_template/<assignment>/.
+    SUBMISSION is a folder laid out like student_template/<assignment>/, or a
+    zip of one (for example the notebook's grader.export() zip).
     Student code runs in a confined process of its own; grading refuses to
     start where the machine cannot confine it fully (Linux with Landlock and
     seccomp), unless --allow-isolation names the weaker level.
     Exit code 0 means grading completed, whatever the score.
     """
     _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout,
-         allow_isolation or "full")
+         allow_isolation or "full", tasks)
 
 
 @main.command()
@@ -118,8 +133,9 @@ def grade(submission, assignment, lang, json_out, test_timeout, total_timeout, a
               show_default=True, help="Folder with your modules.")
 @LANG
 @JSON
+@TASK
 @TEST_TIMEOUT
-def check(assignment, directory, lang, json_out, test_timeout):
+def check(assignment, directory, lang, json_out, tasks, test_timeout):
     """Run the public tests of ASSIGNMENT on your work (the folder with your modules).
 
     In the course repository, without modules in the current folder, it
@@ -138,7 +154,7 @@ def check(assignment, directory, lang, json_out, test_timeout):
                    f"{', '.join(m + '.py' for m in modules)}; run this in your assignment folder or pass --dir",
                    err=True)
         sys.exit(1)
-    _run(directory, assignment, ("public",), lang, json_out, test_timeout, None, "none")
+    _run(directory, assignment, ("public",), lang, json_out, test_timeout, None, "none", tasks)
 
 
 @main.command("generate")
@@ -146,6 +162,7 @@ def check(assignment, directory, lang, json_out, test_timeout):
               help="Only report whether student_template/ is up to date (exit 1 if not).")
 def generate(check_only):
     """Regenerate student_template/ from solutions/ (solution regions become stubs)."""
+    _in_course_repository("generate")
     from autograder import template
 
     try:
@@ -167,6 +184,7 @@ def generate(check_only):
               help="Folder to create with the student release (must not exist or be empty).")
 def release(assignment, out):
     """Build the student release of ASSIGNMENT with nbgrader generate_assignment."""
+    _in_course_repository("release")
     from autograder import release as release_module
 
     try:
@@ -187,10 +205,8 @@ def selfcheck(assignments, lang):
     assignment that cannot be graded here (CIFAR-10 not configured, for
     example) is reported with the reason, and the others are still graded.
     """
+    _in_course_repository("selfcheck")
     root = course.repo_root()
-    if root is None:
-        click.echo("autograder: error: solutions/ is not here; selfcheck runs in the course repository", err=True)
-        sys.exit(1)
     ids = list(assignments) or course.available_assignments()
     for assignment in ids:
         _assignment_id(None, None, assignment)
@@ -229,6 +245,7 @@ def calibrate(assignment, seeds):
     margin. It is written to autograder/graders/ASSIGNMENT/calibration.toml,
     with the machine and library versions it was measured on.
     """
+    _in_course_repository("calibrate")
     from autograder import calibrate as calibration
 
     try:

@@ -5,9 +5,11 @@ Steps, in order:
 1. ``nbgrader generate_assignment`` in a scratch copy of ``assignments/``
    (so no gradebook or release folder is left in the repository);
 2. the generated modules of ``student_template/<id>/`` (refused if stale);
-3. a copy of the engine holding only this assignment's public graders, so
-   ``python -m autograder check <id>`` works in the release folder;
-4. a leak check: no solution line and no hidden test name in any file.
+3. a copy of the engine holding only what this assignment's public graders need
+   (:func:`shipped_modules`), so ``python -m autograder check <id>`` works in the release folder;
+4. ``tests/<task>.py``: Otter-Grader test files for the notebook's ``grader.check`` cells
+   (:mod:`autograder.notebook`);
+5. a leak check: no solution line and no hidden test name in any file.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import course, template
+from autograder import course, notebook, template
 from autograder.course import CourseError
 
 STUDENT_README = """# {id}: {title}
@@ -36,14 +38,16 @@ STUDENT_README = """# {id}: {title}
 {data}
 2. Open `{notebook}` (`jupyter lab` in this folder) and follow it; write your code in the `.py` module(s)
    here, where it says `# YOUR CODE HERE`. Keep function names and signatures.
-3. Check your work with the public tests, in this folder:
+3. Check your work with the public tests. In the notebook, each task has a `grader.check("<task>")` cell
+   (Otter-Grader) that grades your `.py` module(s) as saved now; `grader.check_all()` runs them all. In a
+   terminal, in this folder:
 
        python -m autograder check {id}
        python -m autograder check {id} --lang es   # comentarios en español
 
    Each failed test tells you what was expected, what your code returned and a hint.
    More (hidden) tests run when your submission is graded.
-4. Submit the `.py` module(s) and the notebook.
+4. Submit the zip that the notebook's last cell, `grader.export(...)`, writes: the notebook and your module(s).
 """
 
 CIFAR10_README = """
@@ -59,7 +63,7 @@ CIFAR10_README = """
 
 # The notebooks, the checks and Jupyter; torch and torchvision in the range the thresholds were calibrated on.
 REQUIREMENTS = ("torch>=2.14,<2.15\ntorchvision>=0.29,<0.30\nnumpy\npytest\nhypothesis\nclick\nrich\nmatplotlib\n"
-                "jupyterlab\nipykernel\n")
+                "jupyterlab\nipykernel\notter-grader>=6,<8\n")
 
 
 def hidden_test_names(assignment: course.Assignment) -> set[str]:
@@ -121,12 +125,72 @@ def _generate_notebooks(assignment_id: str, root: Path, scratch: Path) -> Path:
     return released
 
 
+# Engine modules that only the course repository needs: they build releases and calibrate thresholds, and
+# calibration trains the reference (cli imports them inside the instructor commands).
+INSTRUCTOR_ONLY = {"autograder.release", "autograder.template", "autograder.calibrate", "autograder.answer_audit"}
+
+
+def _module_file(name: str) -> Path | None:
+    """The file of engine module ``name`` (``autograder.x.y``), or None if it is not a module of the package."""
+    base = course.PACKAGE_DIR.parent.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Engine modules that the source of ``path`` (module ``name``) imports, at any depth of its code."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    return {m for m in found if m.split(".")[0] == "autograder" and _module_file(m) is not None}
+
+
+def shipped_modules(assignment: course.Assignment) -> dict[str, Path]:
+    """Engine modules a release of ``assignment`` needs, name -> file: everything that the command line, the
+    public graders, their fixtures and the student process's helpers import, transitively, and no more.
+    Hidden graders, calibration, trusted oracles that only they use, other assignments' graders: absent."""
+    graders = f"autograder.graders.{assignment.id}"
+    roots = ["autograder", "autograder.__main__", "autograder.cli", "autograder.notebook", "autograder.runner.plugin",
+             "autograder.runner.warden",  # started by name (channel.WARDEN_BOOT)
+             "autograder.sandbox.worker", "autograder.sandbox.helpers.common", "autograder.data",
+             "autograder.repro", "autograder.backbones", f"autograder.sandbox.helpers.{assignment.id}",
+             f"{graders}.conftest"]
+    roots += [f"{graders}.public.{p.stem}" for p in assignment.suite_dir("public").glob("*.py")]
+    shipped: dict[str, Path] = {}
+    pending = [r for r in roots if _module_file(r) is not None]
+    while pending:
+        name = pending.pop()
+        if name in shipped or name in INSTRUCTOR_ONLY:
+            continue
+        shipped[name] = _module_file(name)
+        pending += sorted(_imports(shipped[name], name))
+        parent = name.rpartition(".")[0]
+        if parent and _module_file(parent) is not None:
+            pending.append(parent)  # a package's __init__ runs before its modules
+    return shipped
+
+
 def _copy_engine(assignment: course.Assignment, out: Path) -> None:
-    package = out / "autograder"
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(course.PACKAGE_DIR, package, ignore=lambda d, names: set(skip(d, names)) | (
-        {n for n in names if n != assignment.id and (Path(d) / n).is_dir()} if Path(d) == course.GRADERS_DIR
-        else {"hidden"} if Path(d) == assignment.graders_dir else set()))
+    """The shipped engine modules, plus the data files of the public graders (points, reference cases)."""
+    package = course.PACKAGE_DIR.parent
+    files = set(shipped_modules(assignment).values())
+    files |= {course.GRADERS_DIR / "pytest.ini", assignment.graders_dir / "assignment.toml"}
+    files |= {p for p in assignment.suite_dir("public").iterdir() if p.is_file() and p.suffix != ".pyc"}
+    for path in sorted(files):
+        target = out / path.relative_to(package)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
 
 
 def build(assignment_id: str, out: Path) -> list[Path]:
@@ -148,6 +212,7 @@ def build(assignment_id: str, out: Path) -> list[Path]:
     shutil.copytree(root / "student_template" / assignment_id, out, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     _copy_engine(assignment, out)
+    notebook.write_otter_tests(assignment, out)
     notebooks = sorted(p.name for p in out.glob("*.ipynb"))
     (out / "README.md").write_text(STUDENT_README.format(
         id=assignment.id, title=assignment.title, notebook=", ".join(notebooks) or "the notebook",

@@ -78,6 +78,8 @@ def test_release_contains_what_students_need(released):
         (ROOT / "student_template" / "a1" / "conv_arithmetic.py").read_text()
     assert (released / "autograder" / "graders" / "a1" / "public" / "test_a1_public.py").is_file()
     assert not (released / "autograder" / "graders" / "a1" / "hidden").exists()
+    assert sorted(p.stem for p in (released / "tests").glob("*.py")) == sorted(A1.tasks)  # Otter's test files
+    assert not (released / "autograder" / "calibrate.py").exists() and not (released / "autograder" / "release.py").exists()
     assert (released / "README.md").is_file()
 
 

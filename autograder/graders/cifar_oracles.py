@@ -1,4 +1,5 @@
-"""Trusted oracles shared by the graders that train on CIFAR-10 (A4, A5, A6). Never shipped to students.
+"""Trusted oracles shared by the graders that train on CIFAR-10 (A4, A5, A6). Never shipped to students: only
+hidden graders and ``measure`` modules import it (``release.shipped_modules`` leaves it out of every release).
 
 - :func:`reference_tensors`: the statement's normalization, written independently of any submission;
 - :func:`perturb`: the test images as the student's model sees them in a grading run, each pixel moved by
@@ -9,12 +10,13 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from autograder.data import MEAN, STD
-from autograder.feedback import T, check_equal, fail
+from autograder.feedback import T, fail
 
 
 def reference_tensors(images, labels, mean=MEAN, std=STD,
@@ -55,21 +57,34 @@ def accuracy_of(logits, labels: np.ndarray, what: str) -> float:
     return float(np.mean(predictions == np.asarray(labels)))
 
 
-def tensor_of(value, call: str) -> torch.Tensor:
-    """``value`` if it is a torch tensor, else a failure naming what came back instead."""
-    if not isinstance(value, torch.Tensor):
-        fail(T("{call} returned {v!r}; expected a torch tensor.", "{call} devolvió {v!r}; se esperaba un tensor de torch.")
-             .format(call=call, v=value))
-    return value
+# Reference values of ``to_tensors`` for the public graders, which ship without this module: case name ->
+# (mean, std, size) of each assignment's public test, written by :func:`write_public_cases`.
+CASES_FILE = "to_tensors_cases.npz"
 
 
-def check_history(history, keys: list[str], epochs: int, call: str) -> None:
-    """``history`` (what ``fit`` returned) is a dict with exactly ``keys``, one value per epoch in each."""
-    if not isinstance(history, dict):
-        fail(T("{c} returned {h!r} as its history; expected a dict of lists.",
-               "{c} devolvió {h!r} como historial; se esperaba un dict de listas.").format(c=call, h=history))
-    check_equal(sorted(history), sorted(keys), call=f"sorted({call}[1])",
-                hint=T("the history is measured on the validation set you are given; the test set is for the end.",
-                       "el historial se mide en el conjunto de validación que recibes; el de test es para el final."))
-    check_equal([len(history[k]) if isinstance(history[k], list) else None for k in sorted(history)],
-                [epochs] * len(keys), call=f"lengths of the history lists (epochs={epochs})")
+def _case_settings(assignment_id: str) -> dict:
+    from autograder.backbones import IMAGENET_MEAN, IMAGENET_STD, TF_MEAN, TF_STD
+
+    return {"a4": {"statement": (MEAN, STD, None)},
+            "a6": {"lite0-64": (TF_MEAN, TF_STD, 64), "imagenet-32": (IMAGENET_MEAN, IMAGENET_STD, 32)}}[assignment_id]
+
+
+def public_cases(assignment_id: str) -> dict[str, np.ndarray]:
+    """Four seeded uint8 images (4, 32, 32, 3), their labels (4,), and ``x_<case>``: what ``to_tensors`` must
+    return for them in each public case of ``assignment_id`` (a4 or a6)."""
+    rng = np.random.default_rng(2024)
+    images = rng.integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=4)
+    cases = {"images": images, "labels": labels}
+    for name, (mean, std, size) in _case_settings(assignment_id).items():
+        cases[f"x_{name}"] = reference_tensors(images, labels, mean, std, size)[0].numpy()
+    return cases
+
+
+def write_public_cases(assignment_id: str) -> Path:
+    """Write :func:`public_cases` next to the assignment's public graders (run after changing the statement)."""
+    from autograder import course
+
+    path = course.load_assignment(assignment_id).suite_dir("public") / CASES_FILE
+    np.savez_compressed(path, **public_cases(assignment_id))
+    return path

@@ -31,8 +31,9 @@ def pytest_configure(config):
 class GradingSession:
     """Collects outcomes while pytest runs the grader tests of one submission."""
 
-    def __init__(self, assignment: course.Assignment, sandbox, on_progress=None, on_step=None):
+    def __init__(self, assignment: course.Assignment, sandbox, on_progress=None, on_step=None, tasks=None):
         self.assignment, self.sandbox = assignment, sandbox
+        self.tasks = set(tasks) if tasks else None  # grade only the tests of these tasks (None: all)
         self.on_progress = on_progress or (lambda done, total, outcome: None)
         self.on_step = on_step or (lambda label, done, total: None)
         self.collected: list[TestInfo] = []
@@ -51,6 +52,13 @@ class GradingSession:
     def pytest_collectreport(self, report):
         if report.failed:
             self.collect_errors.append(f"{report.nodeid}: {str(report.longrepr).strip().splitlines()[-1:]}")
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        if self.tasks is None:
+            return
+        kept = [item for item in items if _task_of(item) in self.tasks]
+        config.hook.pytest_deselected(items=[item for item in items if _task_of(item) not in self.tasks])
+        items[:] = kept
 
     def pytest_collection_finish(self, session):
         self.session = session

@@ -40,8 +40,10 @@ class RunOptions:
     on_progress: object = None     # callable(done: int, total: int, outcome: TestOutcome | None)
     on_step: object = None         # callable(label: str, done: int, total: int): progress inside a long test
     select: str | None = None      # a pytest -k expression: grade only the matching tests (None: all)
+    tasks: tuple[str, ...] | None = None  # grade only the tests of these task ids (None: all)
     min_isolation: str = "full"    # refuse to run below this level (see autograder.runner.isolation)
     stop_at_first_failure: bool = False  # tests after the first lost one are "not-run" (mutation testing)
+    shrink: bool = True            # Hypothesis shrinks a failing example (False: the verdict alone, faster)
 
 
 @dataclass
@@ -53,13 +55,15 @@ class RunResult:
 
 
 @contextlib.contextmanager
-def _hypothesis_profile():
-    """Deterministic Hypothesis without a database, restored afterwards (the caller may use Hypothesis too)."""
-    from hypothesis import HealthCheck, settings
+def _hypothesis_profile(shrink: bool = True):
+    """Deterministic Hypothesis without a database, restored afterwards (the caller may use Hypothesis too).
+    Without ``shrink`` a failing example is reported as found: the same pass or fail, sooner."""
+    from hypothesis import HealthCheck, Phase, settings
 
     previous = settings._current_profile
+    phases = [p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)]
     settings.register_profile("autograder", deadline=None, database=None, derandomize=True, print_blob=False,
-                              suppress_health_check=[HealthCheck.too_slow])
+                              suppress_health_check=[HealthCheck.too_slow], phases=phases)
     settings.load_profile("autograder")
     try:
         yield
@@ -85,7 +89,7 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
                           preload=list(assignment.preload))
     except SubmissionTooLarge as exc:
         raise GraderError(str(exc)) from None
-    session = GradingSession(assignment, sandbox, options.on_progress, options.on_step)
+    session = GradingSession(assignment, sandbox, options.on_progress, options.on_step, options.tasks)
     args = [*paths, "-c", str(course.GRADERS_DIR / "pytest.ini"), "--rootdir", str(course.GRADERS_DIR),
             "-p", "autograder.runner.plugin", "-p", "no:cacheprovider", "-p", "no:stepwise",
             "--import-mode=importlib", "-q", "--no-header", "-s"]
@@ -95,7 +99,7 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
         args += ["-x"]
     try:
         sandbox.launch()  # starts while pytest collects the grader tests
-        with _hypothesis_profile(), contextlib.redirect_stdout(io.StringIO()) as printed:
+        with _hypothesis_profile(options.shrink), contextlib.redirect_stdout(io.StringIO()) as printed:
             code = pytest.main(args, plugins=[session])
     finally:
         sandbox.close()

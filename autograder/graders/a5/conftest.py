@@ -1,7 +1,6 @@
-"""Fixtures shared by the A5 graders: the student's module, the probes next to it, the experiment's data."""
+"""Fixtures shared by the A5 graders: the student's module, the probes next to it. The experiment's data
+(hidden graders only) is in hidden/conftest.py."""
 import pytest
-
-from autograder.graders.a5 import measure
 
 
 @pytest.fixture(scope="session")
@@ -14,9 +13,3 @@ def reg(submission):
 def probes(helpers):
     """autograder/sandbox/helpers/a5.py, run next to the student's code."""
     return helpers("a5")
-
-
-@pytest.fixture(scope="session")
-def experiment_data(cifar):
-    """The overfitting experiment's subsets: (train, validation, test) of the budget."""
-    return measure.subsets(*cifar)

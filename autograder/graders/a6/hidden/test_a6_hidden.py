@@ -17,7 +17,8 @@ from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
 from autograder.graders.a6 import measure
 from autograder.graders.a6.hidden import oracles
-from autograder.graders.cifar_oracles import fresh_seed, reference_tensors, tensor_of
+from autograder.graders.cifar_checks import tensor_of
+from autograder.graders.cifar_oracles import fresh_seed, reference_tensors
 
 BUDGET = measure.BUDGET
 FREEZE_HINT = T("freeze_backbone must set requires_grad = False on every parameter outside the head.",
@@ -178,6 +179,9 @@ def test_evaluate_uses_eval_mode_and_builds_no_graph(tl, probes, synthetic):
     x, y = reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
     model = probes.tiny_backbone(dropout=0.5).get("model")
     seen = probes.observe_evaluation(tl.evaluate, model, batches(x, y, 16), "cpu")
+    # an evaluate that never runs the model must not pass for "no train mode, no gradients"
+    check_equal(len(seen["forward"]), 4, call="forward passes of the model in evaluate(model, 4 batches of 16, 'cpu')",
+                hint=T("run the model on every batch of the loader.", "ejecuta el modelo en cada batch del loader."))
     check_equal(any(training for training, _ in seen["forward"]), False, call="model.training during evaluate",
                 hint=T("call model.eval() before evaluating.", "llama a model.eval() antes de evaluar."))
     check_equal(any(grad for _, grad in seen["forward"]), False, call="gradients enabled during evaluate",
