@@ -256,3 +256,99 @@ def calibrate(assignment, seeds):
         sys.exit(1)
     for key, value in result.items():
         click.echo(f"{key}: {value}")
+
+
+def _shard(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        k, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not K/N (for example 2/8)") from None
+    if not 1 <= k <= n:
+        raise click.BadParameter(f"{value!r}: K must be between 1 and N")
+    return k, n
+
+
+@main.command("grade-all")
+@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
+              help="Assignment id, for example a4.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the results: <student>/results.json and grades.csv.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Gradings at once [default: what the cores and memory allow].")
+@click.option("--regrade", is_flag=True, help="Grade every student again, even those with a result in --out.")
+@click.option("--shard", callback=_shard, metavar="K/N", default=None,
+              help="Grade only the K-th of N deterministic parts of the class (a cluster job array).")
+@LANG
+@click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
+              help="Grade even though this machine confines student code only this much.")
+def grade_all(submissions, assignment, out, workers, regrade, shard, lang, allow_isolation):
+    """Grade every student's submission in SUBMISSIONS (public and hidden tests).
+
+    The layout is detected and named: nbgrader's submitted/<student>/<assignment>/,
+    a folder of <student>.zip files, or a folder of <student>/ folders. Each
+    result is written atomically to OUT/<student>/results.json as soon as it is
+    ready, so running the same command again after an interruption grades only
+    the students without one. OUT/grades.csv has one row per student: the points
+    of each task, the total and a status (graded, not gradable, grader error).
+    """
+    from rich.progress import TimeRemainingColumn
+    from rich.table import Table
+
+    from autograder import batch
+
+    spec = course.load_assignment(assignment)
+    try:
+        layout, found = batch.find_submissions(submissions, spec)
+    except api.CourseError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    if shard:
+        found = batch.shard(found, *shard)
+    workers = workers or batch.default_workers(spec)
+    todo = [s for s in found if regrade or not batch.done(out, s.student)]
+    click.echo(f"{len(found)} submissions ({layout}){f', shard {shard[0]}/{shard[1]}' if shard else ''}; "
+               f"{len(found) - len(todo)} already graded in {out}, {len(todo)} to grade with {workers} workers",
+               err=True)
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
+        task = bar.add_task(f"grading {assignment}", total=len(todo))
+        batch.grade_all(todo, assignment, out, workers=workers, regrade=True, language=lang,
+                        min_isolation=allow_isolation or "full",
+                        on_result=lambda submission, data: bar.advance(task))
+    written = batch.read_results(out)
+    results = {s.student: written[s.student] for s in found if s.student in written}
+    gradebook = batch.write_gradebook(out, spec, results)
+    table = Table(title=f"{assignment}: {len(results)} students", box=None)
+    for column in ("status", "students", "mean score"):
+        table.add_column(column)
+    for status in (batch.GRADED, batch.NOT_GRADABLE, batch.GRADER_ERROR):
+        rows = [r for r in results.values() if r["extra_data"].get("status") == status]
+        if rows:
+            mean = sum(float(r["score"]) for r in rows) / len(rows)
+            table.add_row(status, str(len(rows)), f"{mean:.1f}")
+    _table_console().print(table)
+    for student, data in sorted(results.items()):
+        if data["extra_data"].get("status") != batch.GRADED:
+            click.echo(f"{student}: {data['extra_data']['status']}: {data['output']}")
+    click.echo(f"wrote {gradebook}")
+
+
+@main.command()
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id, help="Assignment id.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the merged results and grades.csv (may be one of RESULTS).")
+def collect(results, assignment, out):
+    """Merge the RESULTS folders of `grade-all --shard K/N` runs into one gradebook."""
+    from autograder import batch
+
+    try:
+        count, gradebook = batch.collect(list(results), out, course.load_assignment(assignment))
+    except api.CourseError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{count} students from {len(results)} result folders; wrote {gradebook}")

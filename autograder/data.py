@@ -206,3 +206,11 @@ def train_val_split(labels: np.ndarray, val_per_class: int, seed: int) -> tuple[
     keep = np.ones(len(labels), dtype=bool)
     keep[val] = False
     return np.flatnonzero(keep), val
+
+
+def small_split(images: np.ndarray, labels: np.ndarray, per_class: int, val_per_class: int, seed: int = 1):
+    """A stratified subset of ``per_class`` images of each class, split into training and validation
+    (``val_per_class`` of each class): ((x_train, y_train), (x_val, y_val))."""
+    subset = stratified_indices(labels, per_class=per_class, seed=seed)
+    keep, val = train_val_split(labels[subset], val_per_class=val_per_class, seed=seed)
+    return (images[subset][keep], labels[subset][keep]), (images[subset][val], labels[subset][val])

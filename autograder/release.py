@@ -39,8 +39,8 @@ STUDENT_README = """# {id}: {title}
 2. Open `{notebook}` (`jupyter lab` in this folder) and follow it; write your code in the `.py` module(s)
    here, where it says `# YOUR CODE HERE`. Keep function names and signatures.
 3. Check your work with the public tests. In the notebook, each task has a `grader.check("<task>")` cell
-   (Otter-Grader) that grades your `.py` module(s) as saved now; `grader.check_all()` runs them all. In a
-   terminal, in this folder:
+   (Otter-Grader) that grades your `.py` module(s) as saved now; `grader.check_all()` runs them all, and
+   `FEEDBACK_LANGUAGE = "es"` in the first cell gives the feedback in Spanish. In a terminal, in this folder:
 
        python -m autograder check {id}
        python -m autograder check {id} --lang es   # comentarios en español

@@ -29,7 +29,8 @@ EPOCH = "test_epoch_loss_and_weights_follow_the_statement"
 MUTANTS = {
     "forgotten_zero_grad": (
         [("        optimizer.zero_grad()\n", "")],
-        {"test_gradients_are_zeroed_every_step", EPOCH, THRESHOLD},
+        # accumulated gradients with momentum 0.9 also make five epochs on 64 random images diverge
+        {"test_gradients_are_zeroed_every_step", EPOCH, THRESHOLD, "test_training_epochs_lower_the_loss_on_a_small_set"},
     ),
     "eval_mode_never_set": (
         [("    model.eval()\n    total, correct, count = 0.0, 0, 0\n", "    total, correct, count = 0.0, 0, 0\n")],

@@ -21,9 +21,7 @@ def probes(helpers):
 def small_cifar(cifar):
     """A stratified random subset of the real training images: 2,000 to train on, 500 to validate on."""
     (train_x, train_y), _ = cifar
-    subset = data.stratified_indices(train_y, per_class=250, seed=1)
-    keep, val = data.train_val_split(train_y[subset], val_per_class=50, seed=1)
-    return (train_x[subset][keep], train_y[subset][keep]), (train_x[subset][val], train_y[subset][val])
+    return data.small_split(train_x, train_y, per_class=250, val_per_class=50)
 
 
 @pytest.fixture

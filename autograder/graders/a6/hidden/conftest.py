@@ -15,9 +15,7 @@ def graded_subset(cifar):
 def small_cifar(cifar):
     """A small stratified subset of the real training images: 200 to train on, 100 to validate on."""
     (train_x, train_y), _ = cifar
-    subset = data.stratified_indices(train_y, per_class=30, seed=1)
-    keep, val = data.train_val_split(train_y[subset], val_per_class=10, seed=1)
-    return (train_x[subset][keep], train_y[subset][keep]), (train_x[subset][val], train_y[subset][val])
+    return data.small_split(train_x, train_y, per_class=30, val_per_class=10)
 
 
 @pytest.fixture(scope="session")

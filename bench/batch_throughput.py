@@ -1,0 +1,99 @@
+"""What grading a class costs: throughput per worker count, A4 in parallel against alone, resume overhead.
+
+Prints, from one run:
+- grading throughput (submissions per minute) of 12 synthetic A1 submissions (the reference, the
+  template and single-point mutants of the reference) for 1, 2, ... workers up to the core count, and
+  each as a fraction of linear scaling from one worker;
+- for 4 A4 submissions (the reference), the wall time of grading them with as many workers as cores,
+  against the sum of their single-run times (the ratio 1/cores is perfect scaling);
+- the time a resumed batch spends on students already graded (the same 12, then 100 copies), per 100.
+
+    python bench/batch_throughput.py [--skip-a4]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder import batch, course  # noqa: E402
+
+A1_MUTATIONS = [  # (old, new) in the A1 reference; each makes one single-point bug
+    ("return (i + 2 * p - effective_kernel) // s + 1", "return (i + 2 * p - effective_kernel) // s"),
+    ("effective_kernel = d * (k - 1) + 1", "effective_kernel = k"),
+    ("if ceil_mode:", "if not ceil_mode:"),
+    ("(i + 2 * p - effective_kernel) // s + 1", "(i + p - effective_kernel) // s + 1"),
+]
+
+
+def a1_class(folder: Path, count: int = 12) -> list[batch.Submission]:
+    reference = (ROOT / "solutions" / "a1" / "conv_arithmetic.py").read_text(encoding="utf-8")
+    sources = [reference, (ROOT / "student_template" / "a1" / "conv_arithmetic.py").read_text(encoding="utf-8")]
+    sources += [reference.replace(old, new, 1) for old, new in A1_MUTATIONS if old in reference]
+    students = []
+    for i in range(count):
+        (folder / f"s{i:02d}").mkdir(parents=True)
+        (folder / f"s{i:02d}" / "conv_arithmetic.py").write_text(sources[i % len(sources)], encoding="utf-8")
+        students.append(batch.Submission(f"s{i:02d}", folder / f"s{i:02d}"))
+    return students
+
+
+def timed_batch(students, assignment_id: str, out: Path, workers: int) -> float:
+    start = time.monotonic()
+    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none")
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-a4", action="store_true", help="skip the A4 part (about 4 minutes on 2 cores)")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
+        scratch = Path(scratch)
+        students = a1_class(scratch / "a1")
+        rates = {}
+        for workers in range(1, cores + 1):
+            seconds = timed_batch(students, "a1", scratch / f"out{workers}", workers)
+            rates[workers] = len(students) / seconds * 60
+            print(f"A1, {len(students)} submissions, {workers} worker(s): {seconds:.1f} s, "
+                  f"{rates[workers]:.1f} submissions/min, {rates[workers] / (rates[1] * workers):.0%} of linear")
+
+        out = scratch / "out1"
+        start = time.monotonic()
+        todo = batch.grade_all(students, "a1", out, workers=1)
+        resumed = time.monotonic() - start
+        many = [batch.Submission(f"c{i:03d}", students[0].path) for i in range(100)]
+        for s in many:
+            shutil.copytree(out / students[0].student, out / s.student)
+        start = time.monotonic()
+        todo += batch.grade_all(many, "a1", out, workers=1)
+        skipped = time.monotonic() - start
+        start = time.monotonic()
+        batch.write_gradebook(out, course.load_assignment("a1"))
+        gradebook = time.monotonic() - start
+        assert not todo, "a resumed batch graded someone again"
+        print(f"resume: {len(students)} already graded skipped in {resumed * 1000:.1f} ms; 100 already graded in "
+              f"{skipped * 1000:.1f} ms ({skipped * 1000:.1f} ms per 100); grades.csv of 112 students in "
+              f"{gradebook * 1000:.1f} ms")
+
+        if not args.skip_a4:
+            a4 = []
+            for i in range(4):
+                shutil.copytree(ROOT / "solutions" / "a4", scratch / "a4" / f"r{i}")
+                a4.append(batch.Submission(f"r{i}", scratch / "a4" / f"r{i}"))
+            alone = sum(timed_batch([s], "a4", scratch / "a4-alone", 1) for s in a4)
+            together = timed_batch(a4, "a4", scratch / "a4-together", cores)
+            print(f"A4, 4 reference submissions: alone {alone:.1f} s in all, {cores} workers {together:.1f} s wall, "
+                  f"ratio {together / alone:.2f} (perfect: {1 / cores:.2f})")
+
+
+if __name__ == "__main__":
+    main()
