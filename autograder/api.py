@@ -70,7 +70,7 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
     with feedback_language(language):
         result = run_tests(assignment, list(suites), submission, options)
     return report.score(assignment, result.outcomes, str(submission), time.monotonic() - start,
-                        result.problems, result.isolation)
+                        result.problems, result.isolation, result.curves)
 
 
 def _known_tasks(assignment: course.Assignment, tasks) -> tuple[str, ...] | None:

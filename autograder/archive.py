@@ -19,15 +19,18 @@ def is_zip(path: Path) -> bool:
     return path.is_file() and zipfile.is_zipfile(path)
 
 
-def unpack(archive: Path, into: Path) -> list[Path]:
+def unpack(archive: Path, into: Path, max_files: int | None = None, max_bytes: int | None = None) -> list[Path]:
     """Extract ``archive`` into the folder ``into``; returns the files written. Raises CourseError for an
-    archive that is damaged, too large or names a path outside ``into``."""
+    archive that is damaged, too large (more than ``max_files`` or ``max_bytes`` unpacked: a submission's
+    MAX_FILES and MAX_BYTES unless given) or names a path outside ``into``."""
+    max_files = MAX_FILES if max_files is None else max_files
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     try:
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.infolist() if not m.is_dir()]
-            if len(members) > MAX_FILES or sum(m.file_size for m in members) > MAX_BYTES:
-                raise CourseError(f"{archive.name} unpacks to more than {MAX_FILES} files or "
-                                  f"{MAX_BYTES // 2**20} MB; it is not a submission")
+            if len(members) > max_files or sum(m.file_size for m in members) > max_bytes:
+                raise CourseError(f"{archive.name} unpacks to more than {max_files} files or "
+                                  f"{max_bytes // 2**20} MB; refused")
             written = []
             for member in members:
                 name = PurePosixPath(member.filename.replace("\\", "/"))
@@ -38,7 +41,7 @@ def unpack(archive: Path, into: Path) -> list[Path]:
                 target = into.joinpath(*name.parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(member) as source, open(target, "wb") as sink:
-                    sink.write(source.read(MAX_BYTES + 1)[:MAX_BYTES])
+                    sink.write(source.read(max_bytes + 1)[:max_bytes])
                 written.append(target)
             return written
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

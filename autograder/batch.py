@@ -9,6 +9,8 @@ Layouts, tried in this order:
 
 - ``nbgrader``: ``submitted/<student>/<assignment>/`` (the folder given, or its ``submitted/``);
 - ``zips``: a folder of ``<student>.zip`` files (Otter's ``grader.export()`` zip, or any zip of the modules);
+- ``gradescope``: Gradescope's "Export Submissions" (the zip, or the folder it unpacks to), whose
+  ``submission_metadata.yml`` names the submitters of each ``submission_<id>/`` folder;
 - ``folders``: a folder of ``<student>/`` folders (a folder holding no module but one zip: that zip).
 """
 from __future__ import annotations
@@ -37,13 +39,23 @@ class Submission:
 
 def _safe_name(name: str) -> str:
     """A student id usable as a folder name (nothing that climbs out of RESULTS)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name).strip(".")
+    cleaned = "".join(c if c.isalnum() or c in "-_.@+" else "_" for c in name).strip(".")
     return cleaned or "_"
 
 
-def find_submissions(root: Path, assignment: course.Assignment) -> tuple[str, list[Submission]]:
-    """(layout name, one submission per student, sorted by student) under ``root``."""
-    layout, found = _detect(Path(root), assignment)
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+def find_submissions(root: Path, assignment: course.Assignment, unpack_to: Path | None = None
+                     ) -> tuple[str, list[Submission]]:
+    """(layout name, one submission per student, sorted by student) under ``root``: a folder, or Gradescope's
+    export zip (unpacked into ``unpack_to``, kept there so that a resumed batch finds the same files)."""
+    root = Path(root)
+    if root.is_file() and root.suffix == ".zip":
+        if unpack_to is None:
+            raise CourseError(f"{root} is a zip: give a folder to unpack it into")
+        root = _unpack_export(root, Path(unpack_to))
+    layout, found = _detect(root, assignment)
     names = [s.student for s in found]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:
@@ -55,6 +67,9 @@ def _detect(root: Path, assignment: course.Assignment) -> tuple[str, list[Submis
     root = Path(root)
     if not root.is_dir():
         raise CourseError(f"{root} is not a folder of submissions")
+    metadata = _gradescope_metadata(root)
+    if metadata is not None:
+        return "gradescope export (submission_metadata.yml)", _gradescope_submissions(metadata, assignment)
     submitted = root / "submitted" if (root / "submitted").is_dir() else root
     nbgrader = [s for s in sorted(submitted.iterdir()) if (s / assignment.id).is_dir()]
     if nbgrader:
@@ -68,6 +83,50 @@ def _detect(root: Path, assignment: course.Assignment) -> tuple[str, list[Submis
     if folders:
         return "folders (<student>/)", [Submission(_safe_name(p.name), _inside(p, assignment)) for p in folders]
     raise CourseError(f"{root} holds no submissions (no submitted/<student>/{assignment.id}/, no zips, no folders)")
+
+
+def _unpack_export(archive: Path, into: Path) -> Path:
+    """Gradescope's export zip, unpacked once into ``into`` (a later run reuses it)."""
+    from autograder import archive as archives
+
+    done = into / ".unpacked"
+    if not done.is_file() or done.read_text(encoding="utf-8") != f"{archive.resolve()} {archive.stat().st_size}":
+        archives.unpack(archive, into, max_files=100 * archives.MAX_FILES, max_bytes=40 * archives.MAX_BYTES)
+        done.write_text(f"{archive.resolve()} {archive.stat().st_size}", encoding="utf-8")
+    return into
+
+
+def _gradescope_metadata(root: Path) -> Path | None:
+    """``submission_metadata.yml`` in ``root`` or in its one subfolder (``assignment_<id>_export/``)."""
+    if (root / GRADESCOPE_METADATA).is_file():
+        return root / GRADESCOPE_METADATA
+    inner = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if len(inner) == 1 and (inner[0] / GRADESCOPE_METADATA).is_file():
+        return inner[0] / GRADESCOPE_METADATA
+    return None
+
+
+def _gradescope_submissions(metadata: Path, assignment: course.Assignment) -> list[Submission]:
+    """One submission per ``submission_<id>`` entry; its student is the submitters' SIDs (else e-mail, else
+    name) joined by ``+`` for a group."""
+    import yaml
+
+    try:
+        entries = yaml.safe_load(metadata.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise CourseError(f"{metadata} cannot be read: {str(exc).splitlines()[0]}") from None
+    if not isinstance(entries, dict):
+        raise CourseError(f"{metadata} is not Gradescope's submission metadata (a mapping of submission folders)")
+    found = []
+    for folder, entry in sorted(entries.items(), key=lambda item: str(item[0])):
+        path = metadata.parent / str(folder)
+        submitters = entry.get(":submitters") if isinstance(entry, dict) else None
+        if "/" in str(folder) or str(folder).startswith(".") or not isinstance(submitters, list):
+            raise CourseError(f"{metadata}: entry {folder!r} is not a submission folder with :submitters")
+        ids = [str(next((p.get(k) for k in (":sid", ":email", ":name") if isinstance(p, dict) and p.get(k)),
+                        folder)) for p in submitters] or [str(folder)]
+        found.append(Submission(_safe_name("+".join(ids)), _inside(path, assignment) if path.is_dir() else path))
+    return sorted(found, key=lambda s: s.student)
 
 
 def _inside(folder: Path, assignment: course.Assignment) -> Path:
@@ -103,13 +162,16 @@ def _write_atomically(path: Path, data: dict) -> None:
 
 
 def grade_one(submission: Submission, assignment_id: str, out: Path, language: str = "en",
-              min_isolation: str = "full") -> dict:
-    """Grade one student and write ``out/<student>/results.json`` (Gradescope's format, with the student, the
-    status and the grading time under ``extra_data``). Never raises for a bad submission."""
-    from autograder import api, feedback
+              min_isolation: str = "full", published: bool = False) -> dict:
+    """Grade one student and write ``out/<student>/feedback.html``, then ``out/<student>/results.json``
+    (Gradescope's format, with the student, the status and the grading time under ``extra_data``; written
+    last, it marks the student done). Never raises for a bad submission."""
+    from autograder import api, feedback, pages
 
     start = time.monotonic()
-    extra = {"student": submission.student, "submission": str(submission.path), "assignment": assignment_id}
+    spec = course.load_assignment(assignment_id)
+    extra = {"student": submission.student, "submission": str(submission.path), "assignment": assignment_id,
+             "max_score": sum(spec.points("public").values()) + sum(spec.points("hidden").values())}
     try:
         result = api.grade(submission.path, assignment_id, language=language, min_isolation=min_isolation)
         with feedback.language(language):
@@ -120,6 +182,7 @@ def grade_one(submission: Submission, assignment_id: str, out: Path, language: s
     except api.GraderError as exc:
         data = {"score": 0.0, "output": str(exc), "tests": [], "extra_data": {**extra, "status": GRADER_ERROR}}
     data["extra_data"]["seconds"] = round(time.monotonic() - start, 2)
+    pages.write_feedback(out, submission.student, data, spec, language, published)
     _write_atomically(out / submission.student / RESULTS_FILE, data)
     return data
 
@@ -134,7 +197,7 @@ def done(out: Path, student: str) -> bool:
 
 
 def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, workers: int = 1,
-              regrade: bool = False, language: str = "en", min_isolation: str = "full",
+              regrade: bool = False, language: str = "en", min_isolation: str = "full", published: bool = False,
               on_result=None) -> list[Submission]:
     """Grade the ``submissions`` that have no result yet (all of them with ``regrade``), ``workers`` at a time,
     each in a process of its own; returns those graded now. ``on_result(submission, data)`` follows progress."""
@@ -144,7 +207,7 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
         return []
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        jobs = {pool.submit(grade_one, s, assignment_id, out, language, min_isolation): s for s in todo}
+        jobs = {pool.submit(grade_one, s, assignment_id, out, language, min_isolation, published): s for s in todo}
         for job in concurrent.futures.as_completed(jobs):
             data = job.result()
             if on_result:

@@ -46,8 +46,9 @@ def _reference_module(assignment: course.Assignment):
     return module
 
 
-def run(assignment_id: str, seeds: list[int] | None = None, on_step=None) -> dict:
-    """Calibrate ``assignment_id``; returns what was written to its calibration.toml."""
+def run(assignment_id: str, seeds: list[int] | None = None, on_step=None, curves_only: bool = False) -> dict:
+    """Calibrate ``assignment_id``; returns what was written to its calibration.toml (with ``curves_only``,
+    only the reference curves are written, and the threshold is left as it is)."""
     assignment = course.load_assignment(assignment_id)
     settings = assignment.calibration
     if not settings or not (assignment.graders_dir / "measure.py").is_file():
@@ -62,9 +63,38 @@ def run(assignment_id: str, seeds: list[int] | None = None, on_step=None) -> dic
         epochs = assignment.budget.get("epochs", 0)
         step = (lambda epoch, history, label=label: on_step(label, epoch + 1, epochs)) if on_step else None
         measured.append(measure.calibrate(reference, data, seed, on_epoch=step))
+    histories = [m.pop("curves", {}) for m in measured if isinstance(m, dict)]
+    write_curves(assignment.curves_file, seeds, histories)
+    if curves_only:
+        return {"seeds": seeds, "curves": str(assignment.curves_file)}
     result = summarize(seeds, measured, float(settings.get("margin", 0.0)), settings.get("false_failure"))
     write(assignment.calibration_file, assignment, result)
     return result
+
+
+def mean_curves(histories: list[dict]) -> dict[str, dict[str, list[float]]]:
+    """Per run and per history key, the mean over seeds of each epoch that every seed reached."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for name in histories[0] if histories else {}:
+        runs[name] = {}
+        for key in histories[0][name]:
+            series = [h[name][key] for h in histories if isinstance(h.get(name, {}).get(key), list)]
+            epochs = min(len(values) for values in series)
+            runs[name][key] = [round(statistics.fmean(float(v[e]) for v in series), 4) for e in range(epochs)]
+    return runs
+
+
+def write_curves(path: Path, seeds: list[int], histories: list[dict]) -> None:
+    """``reference_curves.json``: what the student's feedback page draws beside the student's own curves."""
+    import json
+
+    runs = mean_curves(histories)
+    lines = ['{"about": "the reference solution\'s history under the grader\'s budget, mean over seeds",',
+             f' "seeds": {json.dumps(seeds)},', ' "runs": {']
+    for number, (run, history) in enumerate(runs.items()):
+        items = [f'  {json.dumps(key)}: {json.dumps(values)}' for key, values in history.items()]
+        lines.append(f' {json.dumps(run)}: {{\n' + ",\n".join(items) + "}" + ("," if number < len(runs) - 1 else ""))
+    path.write_text("\n".join(lines) + "}}\n", encoding="utf-8")
 
 
 def summarize(seeds: list[int], measured: list, margin: float, false_failure: float | None = None) -> dict:

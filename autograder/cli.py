@@ -40,6 +40,16 @@ def _assignment_id(ctx, param, value):
 ASSIGNMENT = click.argument("assignment", callback=_assignment_id)
 
 
+@contextmanager
+def _exit_on_course_error():
+    """A course or grader error inside the block: its one-line reason on stderr, exit code 1."""
+    try:
+        yield
+    except (api.CourseError, api.GraderError) as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+
+
 def _in_course_repository(command: str) -> None:
     """Stop with a one-line error where an instructor command cannot run: a student release ships without
     solutions/, assignments/ and the modules that build releases and calibrate."""
@@ -235,7 +245,10 @@ def selfcheck(assignments, lang):
 @main.command()
 @ASSIGNMENT
 @click.option("--seeds", type=int, multiple=True, help="Seeds to run (repeat the option) [default: the assignment's].")
-def calibrate(assignment, seeds):
+@click.option("--curves-only", is_flag=True,
+              help="Write only the reference curves (reference_curves.json) that feedback pages draw; leave the "
+                   "threshold as it is.")
+def calibrate(assignment, seeds, curves_only):
     """Train the reference of ASSIGNMENT over several seeds and write its pass mark.
 
     With false_failure in the assignment's [calibration] table, the
@@ -243,14 +256,17 @@ def calibrate(assignment, seeds):
     (mean - t * std * sqrt(1 + 1/n)): a valid solution fails it with that
     probability. Otherwise it is the worst seed's value minus the table's
     margin. It is written to autograder/graders/ASSIGNMENT/calibration.toml,
-    with the machine and library versions it was measured on.
+    with the machine and library versions it was measured on; the mean
+    per-epoch history of the seeds goes to reference_curves.json, drawn on
+    the students' feedback pages.
     """
     _in_course_repository("calibrate")
     from autograder import calibrate as calibration
 
     try:
         with _progress(Console(stderr=True), f"calibrating {assignment}") as progress:
-            result = calibration.run(assignment, list(seeds) or None, on_step=progress["on_step"])
+            result = calibration.run(assignment, list(seeds) or None, on_step=progress["on_step"],
+                                     curves_only=curves_only)
     except api.CourseError as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
@@ -271,7 +287,7 @@ def _shard(ctx, param, value):
 
 
 @main.command("grade-all")
-@click.argument("submissions", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
 @click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
               help="Assignment id, for example a4.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -282,29 +298,45 @@ def _shard(ctx, param, value):
 @click.option("--shard", callback=_shard, metavar="K/N", default=None,
               help="Grade only the K-th of N deterministic parts of the class (a cluster job array).")
 @LANG
+@click.option("--published", is_flag=True,
+              help="Feedback pages show the tests whose visibility is after_published or after_due_date "
+                   "[default: they are withheld, counted in one line].")
 @click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
               help="Grade even though this machine confines student code only this much.")
-def grade_all(submissions, assignment, out, workers, regrade, shard, lang, allow_isolation):
+@click.option("--nbgrader", "nbgrader_dir", metavar="COURSE_DIR",
+              type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Also write each task's points as the autograded score of its grade cell in the gradebook "
+                   "of this nbgrader course (manual scores are kept).")
+def grade_all(submissions, assignment, out, workers, regrade, shard, lang, published, allow_isolation,
+              nbgrader_dir):
     """Grade every student's submission in SUBMISSIONS (public and hidden tests).
 
     The layout is detected and named: nbgrader's submitted/<student>/<assignment>/,
-    a folder of <student>.zip files, or a folder of <student>/ folders. Each
+    Gradescope's "Export Submissions" zip (or its unpacked folder; students are
+    the submitters' SIDs from submission_metadata.yml), a folder of <student>.zip
+    files, or a folder of <student>/ folders. Each
     result is written atomically to OUT/<student>/results.json as soon as it is
     ready, so running the same command again after an interruption grades only
     the students without one. OUT/grades.csv has one row per student: the points
     of each task, the total and a status (graded, not gradable, grader error).
+    Each student also gets OUT/<student>/feedback.html (tests, feedback and, for
+    training assignments, their curves beside the reference's), and the class
+    OUT/report.html (score distribution, pass rate of each test, submissions that
+    hit limits or crashed, grading times).
     """
+    _in_course_repository("grade-all")
     from rich.progress import TimeRemainingColumn
     from rich.table import Table
 
-    from autograder import batch
+    from autograder import batch, pages
 
     spec = course.load_assignment(assignment)
-    try:
-        layout, found = batch.find_submissions(submissions, spec)
-    except api.CourseError as exc:
-        click.echo(f"autograder: error: {exc}", err=True)
-        sys.exit(1)
+    with _exit_on_course_error():
+        layout, found = batch.find_submissions(submissions, spec, unpack_to=out / ".gradescope-export")
+        if nbgrader_dir:  # a gradebook that cannot take the scores is refused before the class is graded
+            from autograder import nbgrader_gradebook
+
+            nbgrader_gradebook.record(nbgrader_dir, spec, {})
     if shard:
         found = batch.shard(found, *shard)
     workers = workers or batch.default_workers(spec)
@@ -317,11 +349,12 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, allow
                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
         task = bar.add_task(f"grading {assignment}", total=len(todo))
         batch.grade_all(todo, assignment, out, workers=workers, regrade=True, language=lang,
-                        min_isolation=allow_isolation or "full",
+                        min_isolation=allow_isolation or "full", published=published,
                         on_result=lambda submission, data: bar.advance(task))
     written = batch.read_results(out)
     results = {s.student: written[s.student] for s in found if s.student in written}
     gradebook = batch.write_gradebook(out, spec, results)
+    class_report = pages.write_report(out, results, spec, lang)
     table = Table(title=f"{assignment}: {len(results)} students", box=None)
     for column in ("status", "students", "mean score"):
         table.add_column(column)
@@ -334,7 +367,11 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, allow
     for student, data in sorted(results.items()):
         if data["extra_data"].get("status") != batch.GRADED:
             click.echo(f"{student}: {data['extra_data']['status']}: {data['output']}")
-    click.echo(f"wrote {gradebook}")
+    click.echo(f"wrote {gradebook}, {class_report} and a feedback.html per student")
+    if nbgrader_dir:
+        with _exit_on_course_error():
+            count = nbgrader_gradebook.record(nbgrader_dir, spec, results)
+        click.echo(f"wrote {count} students' autograded scores to {nbgrader_gradebook.location(nbgrader_dir)}")
 
 
 @main.command()
@@ -342,13 +379,49 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, allow
 @click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id, help="Assignment id.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the merged results and grades.csv (may be one of RESULTS).")
-def collect(results, assignment, out):
-    """Merge the RESULTS folders of `grade-all --shard K/N` runs into one gradebook."""
-    from autograder import batch
+@LANG
+@click.option("--nbgrader", "nbgrader_dir", metavar="COURSE_DIR",
+              type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Also write the merged scores into the gradebook of this nbgrader course (see grade-all).")
+def collect(results, assignment, out, lang, nbgrader_dir):
+    """Merge the RESULTS folders of `grade-all --shard K/N` runs into one gradebook and class report."""
+    _in_course_repository("collect")
+    from autograder import batch, pages
+
+    spec = course.load_assignment(assignment)
+    with _exit_on_course_error():
+        count, gradebook = batch.collect(list(results), out, spec)
+    class_report = pages.write_report(out, batch.read_results(out), spec, lang)
+    click.echo(f"{count} students from {len(results)} result folders; wrote {gradebook} and {class_report}")
+    if nbgrader_dir:
+        from autograder import nbgrader_gradebook
+
+        with _exit_on_course_error():
+            count = nbgrader_gradebook.record(nbgrader_dir, spec, batch.read_results(out))
+        click.echo(f"wrote {count} students' autograded scores to {nbgrader_gradebook.location(nbgrader_dir)}")
+
+
+@main.group()
+def export():
+    """Export an assignment's autograder to another platform."""
+
+
+@export.command("gradescope")
+@ASSIGNMENT
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The zip to write, for example a4-autograder.zip.")
+@click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
+              help="Let the autograder grade where the image confines student code only this much "
+                   "[default: refuse anything below full isolation].")
+def export_gradescope(assignment, out, allow_isolation):
+    """Write a Gradescope autograder zip for ASSIGNMENT (setup.sh, run_autograder, the engine with
+    ASSIGNMENT's graders only); upload it as the assignment's autograder."""
+    _in_course_repository("export gradescope")
+    from autograder import gradescope_export
 
     try:
-        count, gradebook = batch.collect(list(results), out, course.load_assignment(assignment))
-    except api.CourseError as exc:
+        path = gradescope_export.build(assignment, out, allow_isolation=allow_isolation)
+    except (api.CourseError, OSError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"{count} students from {len(results)} result folders; wrote {gradebook}")
+    click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")

@@ -73,6 +73,20 @@ class Assignment:
     def calibration_file(self) -> Path:
         return self.graders_dir / "calibration.toml"
 
+    @property
+    def curves_file(self) -> Path:
+        return self.graders_dir / "reference_curves.json"
+
+    def reference_curves(self) -> dict[str, dict[str, list[float]]]:
+        """The reference solution's per-epoch history of each graded training run (mean over the calibration
+        seeds), written by ``autograder calibrate``; {} if never written."""
+        import json
+
+        try:
+            return json.loads(self.curves_file.read_text(encoding="utf-8"))["runs"]
+        except (OSError, ValueError, KeyError):
+            return {}
+
     def calibrated(self) -> dict:
         """What ``autograder calibrate`` measured (threshold included), or {} if never run."""
         return _read_toml(self.calibration_file) if self.calibration_file.is_file() else {}

@@ -3,7 +3,8 @@
 Steps, in order:
 
 1. ``nbgrader generate_assignment`` in a scratch copy of ``assignments/``
-   (so no gradebook or release folder is left in the repository);
+   (so no gradebook or release folder is left in the repository); the tasks' ``grader.check`` cells,
+   grade cells in the source (:mod:`autograder.nbgrader_gradebook`), stay locked but carry no points;
 2. the generated modules of ``student_template/<id>/`` (refused if stale);
 3. a copy of the engine holding only what this assignment's public graders need
    (:func:`shipped_modules`), so ``python -m autograder check <id>`` works in the release folder;
@@ -21,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import course, notebook, template
+from autograder import course, nbgrader_gradebook, notebook, template
 from autograder.course import CourseError
 
 STUDENT_README = """# {id}: {title}
@@ -122,12 +123,16 @@ def _generate_notebooks(assignment_id: str, root: Path, scratch: Path) -> Path:
     if done.returncode != 0 or not released.is_dir():
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise CourseError(f"nbgrader generate_assignment {assignment_id} failed: {last[0]}")
+    for path in released.glob("*.ipynb"):
+        nbgrader_gradebook.ungrade_task_cells(path)
     return released
 
 
-# Engine modules that only the course repository needs: they build releases and calibrate thresholds, and
-# calibration trains the reference (cli imports them inside the instructor commands).
-INSTRUCTOR_ONLY = {"autograder.release", "autograder.template", "autograder.calibrate", "autograder.answer_audit"}
+# Engine modules that only the course repository needs: they build releases, calibrate thresholds (calibration
+# trains the reference), grade a class and export autograders (cli imports them inside the instructor commands).
+INSTRUCTOR_ONLY = {"autograder.release", "autograder.template", "autograder.calibrate", "autograder.answer_audit",
+                   "autograder.nbgrader_gradebook", "autograder.batch", "autograder.pages",
+                   "autograder.gradescope_export"}
 
 
 def _module_file(name: str) -> Path | None:

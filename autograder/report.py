@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich import box
@@ -45,6 +45,7 @@ class Report:
     execution_time: float
     problems: dict[str, str]  # module -> why it could not be imported
     isolation: Isolation | None = None
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # training run -> its history
 
     @property
     def score(self) -> float:
@@ -56,7 +57,8 @@ class Report:
 
 
 def score(assignment: Assignment, outcomes: list[TestOutcome], submission: str,
-          execution_time: float, problems: dict[str, str], isolation: Isolation | None = None) -> Report:
+          execution_time: float, problems: dict[str, str], isolation: Isolation | None = None,
+          curves: dict | None = None) -> Report:
     """Attach points from ``points.toml``; the cases of one test function share its points."""
     points = {suite: assignment.points(suite) for suite in ("public", "hidden")}
     cases = Counter((o.info.suite, o.info.function) for o in outcomes)
@@ -74,7 +76,7 @@ def score(assignment: Assignment, outcomes: list[TestOutcome], submission: str,
         max_score = 0.0 if outcome.status == "skipped" else share
         scored.append(ScoredTest(outcome, max_score if outcome.status == "passed" else 0.0, max_score,
                                  assignment.visibility[info.suite]))
-    return Report(assignment, submission, scored, execution_time, problems, isolation)
+    return Report(assignment, submission, scored, execution_time, problems, isolation, dict(curves or {}))
 
 
 def _fmt(x: float) -> str:
@@ -143,7 +145,8 @@ def gradescope(report: Report) -> dict:
         "score": report.score,
         "execution_time": round(report.execution_time, 3),
         "output": summary_line(report) + isolation + ("\n" + problems if problems else ""),
-        "extra_data": {"isolation": report.isolation.level if report.isolation is not None else None},
+        "extra_data": {"isolation": report.isolation.level if report.isolation is not None else None,
+                       "curves": report.curves},
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -154,7 +157,8 @@ def _gradescope_test(test: ScoredTest) -> dict:
     """One test of ``results.json``. A skipped test (0/0 points, a GPU test on a machine without one) has no
     status: Gradescope's statuses are "passed" and "failed", and it was neither."""
     entry = {"name": test.name, "number": test.outcome.info.task or "", "score": test.score,
-             "max_score": test.max_score, "output": test.outcome.feedback, "visibility": test.visibility}
+             "max_score": test.max_score, "output": test.outcome.feedback, "visibility": test.visibility,
+             "extra_data": {"outcome": test.outcome.status, "seconds": round(test.outcome.seconds, 2)}}
     if test.outcome.status == "skipped":
         entry["output"] = str(T("Skipped: {why}", "Omitido: {why}").format(why=test.outcome.feedback))
     else:

@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 import pytest
 
-from autograder import api, calibrate, course, data
+from autograder import api, calibrate, course, data, pages, report
 from autograder.graders.a5 import measure
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
                       assert_not_implemented_everywhere, failed_functions, public_test_label_table, reference_source,
@@ -75,8 +75,16 @@ VALID_VARIANTS = {
 }
 
 
-def test_reference_gets_full_marks():
-    assert_full_marks(api.grade(ROOT / "solutions" / "a5", "a5"), POINTS)
+def test_reference_gets_full_marks_and_its_curves_reach_the_feedback_page():
+    result = api.grade(ROOT / "solutions" / "a5", "a5")
+    assert_full_marks(result, POINTS)
+    assert set(result.curves) == {"plain", "regularized"} == set(A5.reference_curves())
+    for run in result.curves.values():
+        assert {len(run[k]) for k in ("train_loss", "train_accuracy", "val_accuracy")} == {A5.budget["epochs"]}
+    data = report.gradescope(result)
+    assert data["extra_data"]["curves"] == result.curves
+    page = pages.feedback_page(data, A5, published=True)
+    assert page.count('<img class="curves" src="data:image/png;base64,') == 2
 
 
 def test_untouched_template_gets_zero_with_not_implemented():

@@ -64,6 +64,54 @@ def test_layouts_are_detected_and_named(tmp_path):
         batch.find_submissions(tmp_path / "empty", A1)
 
 
+GRADESCOPE_METADATA = """\
+submission_101:
+  :submitters:
+  - :name: Ana Ruiz
+    :sid: '3030'
+    :email: ana@uni.example
+  :created_at: 2026-11-20 10:00:00.000000000 +01:00
+  :score: 0.0
+submission_102:
+  :submitters:
+  - :name: Ben Ortiz
+    :sid: ''
+    :email: ben@uni.example
+  - :name: Zoe Gil
+    :sid: '4040'
+  :created_at: 2026-11-20 11:00:00.000000000 +01:00
+submission_103:
+  :submitters:
+  - :name: Carl Paz
+    :sid: '5050'
+"""
+
+
+def gradescope_export(path):
+    """Gradescope's "Export Submissions" zip: submission_metadata.yml and one folder per submission (Carl's
+    holds only his notebook)."""
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("assignment_777_export/submission_metadata.yml", GRADESCOPE_METADATA)
+        zf.write(SOLUTION, "assignment_777_export/submission_101/conv_arithmetic.py")
+        zf.write(TEMPLATE, "assignment_777_export/submission_102/conv_arithmetic.py")
+        zf.writestr("assignment_777_export/submission_103/a1_lab.ipynb", "{}")
+    return path
+
+
+def test_gradescope_export_names_students_by_their_sids(tmp_path):
+    export = gradescope_export(tmp_path / "export.zip")
+    layout, found = batch.find_submissions(export, A1, unpack_to=tmp_path / "unpacked")
+    assert layout.startswith("gradescope export")
+    assert [(s.student, s.path.name) for s in found] == [
+        ("3030", "submission_101"), ("5050", "submission_103"), ("ben@uni.example+4040", "submission_102")]
+    assert batch.find_submissions(tmp_path / "unpacked", A1) == (layout, found)  # the unpacked folder too
+    (tmp_path / "unpacked" / "assignment_777_export" / "submission_metadata.yml").write_text("- just a list\n")
+    with pytest.raises(course.CourseError, match="not Gradescope's submission metadata"):
+        batch.find_submissions(tmp_path / "unpacked", A1)
+    with pytest.raises(course.CourseError, match="give a folder to unpack it into"):
+        batch.find_submissions(export, A1)
+
+
 def test_student_ids_cannot_climb_out_of_the_results_folder_or_collide(tmp_path):
     (tmp_path / "a b").mkdir()
     (tmp_path / "a_b").mkdir()
@@ -92,6 +140,11 @@ def test_grade_all_writes_each_result_and_a_gradebook_and_resumes_after_sigkill(
     assert {s: (float(r["total"]), r["status"]) for s, r in rows.items()} == {
         "ana": (full, "graded"), "ben": (0.0, "graded"), "carl": (0.0, "not gradable"), "zoe": (full, "graded")}
     assert list(rows["ana"])[1:len(A1.tasks) + 1] == list(A1.tasks)
+    for student in ("ana", "ben", "carl", "zoe"):
+        assert (tmp_path / "whole" / student / "feedback.html").is_file()
+    assert "Not implemented yet: task 1.1" in (tmp_path / "whole" / "ben" / "feedback.html").read_text()
+    class_report = (tmp_path / "whole" / "report.html").read_text()
+    assert "4 students, 3 graded" in class_report and "no a1 module" in class_report
 
     # interrupted: SIGKILL of the whole batch once the first result is written, then the same command again
     out = tmp_path / "interrupted"
@@ -132,3 +185,19 @@ def test_shards_graded_apart_collect_into_the_same_gradebook(tmp_path):
     whole = run_cli(*args, "--out", str(tmp_path / "whole"))
     assert whole.returncode == 0
     assert (tmp_path / "all" / "grades.csv").read_text() == (tmp_path / "whole" / "grades.csv").read_text()
+
+
+@pytest.mark.slow
+def test_a_gradescope_export_zip_is_graded_in_one_command(tmp_path):
+    export = gradescope_export(tmp_path / "export.zip")
+    out = tmp_path / "results"
+    done = run_cli("grade-all", str(export), "-a", "a1", "--allow-isolation", "none", "--workers", "2",
+                   "--out", str(out), "--lang", "es")
+    assert done.returncode == 0, done.stderr
+    assert "3 submissions (gradescope export (submission_metadata.yml))" in done.stderr
+    full = sum(A1.points("public").values()) + sum(A1.points("hidden").values())
+    rows = {r["student"]: (float(r["total"]), r["status"]) for r in read_csv(out / "grades.csv")}
+    assert rows == {"3030": (full, "graded"), "ben@uni.example+4040": (0.0, "graded"), "5050": (0.0, "not gradable")}
+    assert "Comentarios para" in (out / "3030" / "feedback.html").read_text()
+    again = run_cli("grade-all", str(export), "-a", "a1", "--allow-isolation", "none", "--out", str(out))
+    assert "3 already graded" in again.stderr and "0 to grade" in again.stderr

@@ -132,8 +132,9 @@ class StudentProcess:
                   "RLIMIT_NOFILE": self.limits.open_files, "RLIMIT_CPU": self.limits.cpu_seconds, "RLIMIT_CORE": 0}
         if sys.platform.startswith("linux") and self.isolation.level != "none":
             self.group = cgroups.create(self.limits.tasks)
-            if self.group is None and os.geteuid() != 0:  # RLIMIT_NPROC counts per user, and never binds root
-                limits["RLIMIT_NPROC"] = _tasks_of_uid(os.geteuid()) + self.limits.tasks
+            uid = self.isolation.uid if self.isolation.uid is not None else os.geteuid()
+            if self.group is None and uid != 0:  # RLIMIT_NPROC counts per user, and never binds root
+                limits["RLIMIT_NPROC"] = _tasks_of_uid(uid) + self.limits.tasks
         executable = sys.executable
         config = {
             "report_fd": report_w, "command_fd": command_r,
@@ -144,6 +145,7 @@ class StudentProcess:
                        "env": _worker_env(self.scratch, self.limits.threads),
                        "out_fd": out_w, "pass_fds": [request_r, reply_w]},
             "limits": limits, "drop_privileges": self.isolation.drop_privileges,
+            "uid": self.isolation.uid, "gid": self.isolation.gid,
             "cgroup": self.group.procs_files if self.group else [],
             "landlock": landlock_rules(self.isolation, self.runtime, self.submission, self.scratch, self.private,
                                        self.extra_read),

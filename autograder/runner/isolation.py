@@ -23,6 +23,7 @@ the level only says how much the student process can see and do.
 from __future__ import annotations
 
 import os
+import pwd
 import site
 import sys
 import sysconfig
@@ -35,6 +36,7 @@ from autograder.runner import cgroups, confine
 LEVELS = ("none", "partial", "full")
 FULL_LANDLOCK_ABI = 6
 CAP_VARIABLE = "AUTOGRADER_ISOLATION"  # "partial" or "none": pretend this machine offers no more (for tests)
+USER_VARIABLE = "AUTOGRADER_STUDENT_USER"  # when grading as root: the unprivileged user student code runs as
 
 SYSTEM_READ_EXEC = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/bin", "/bin",
                     "/usr/local/bin", "/usr/libexec"]
@@ -71,7 +73,8 @@ class Isolation:
     landlock_abi: int = 0
     seccomp: bool = False
     drop_privileges: bool = False
-    uid: int | None = None
+    uid: int | None = None   # the separate user student code runs as (root only), else None
+    gid: int | None = None
 
     def describe(self) -> str:
         text = f"{self.level} ({', '.join(self.mechanisms) or 'a separate process only'})"
@@ -81,8 +84,38 @@ class Isolation:
         return LEVELS.index(self.level) >= LEVELS.index(level)
 
 
+def student_user(root: bool) -> tuple[str, int, int] | None:
+    """(name, uid, gid) of the user named by ``AUTOGRADER_STUDENT_USER``, or None (unset, or not root)."""
+    name = os.environ.get(USER_VARIABLE, "").strip()
+    if not name or not root:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        raise IsolationError(f"{USER_VARIABLE}={name}: no such user") from None
+    if entry.pw_uid == 0:
+        raise IsolationError(f"{USER_VARIABLE}={name}: uid 0 is not an unprivileged user")
+    python = Path(sys.executable).resolve()
+    blocked = next((p for p in [*reversed(python.parents), python]
+                    if not _may_execute(p, entry.pw_uid, entry.pw_gid)), None)
+    if blocked is not None:
+        raise IsolationError(f"{USER_VARIABLE}={name}: that user cannot run {python} ({blocked} is closed to it)")
+    return name, entry.pw_uid, entry.pw_gid
+
+
+def _may_execute(path: Path, uid: int, gid: int) -> bool:
+    """Whether ``uid``/``gid`` (no supplementary groups) may search the folder or run the file ``path``."""
+    info = path.stat()
+    if info.st_uid == uid:
+        return bool(info.st_mode & 0o100)
+    if info.st_gid == gid:
+        return bool(info.st_mode & 0o010)
+    return bool(info.st_mode & 0o001)
+
+
 def probe() -> Isolation:
-    """The strongest confinement this machine offers (capped by ``AUTOGRADER_ISOLATION`` if set)."""
+    """The strongest confinement this machine offers (capped by ``AUTOGRADER_ISOLATION`` if set).
+    Raises IsolationError when ``AUTOGRADER_STUDENT_USER`` names no usable user."""
     found = confine.available()
     cap = os.environ.get(CAP_VARIABLE, "full")
     if cap not in LEVELS:
@@ -95,12 +128,15 @@ def probe() -> Isolation:
     use_seccomp = found["seccomp"] and cap == "full"
     mechanisms = ["separate process", "resource limits", "subreaper warden"]
     missing = []
+    user = student_user(found["root"])
     if cgroups.available():
         mechanisms.append("cgroup process limit")
-    elif not found["root"]:
+    elif not found["root"] or user:
         mechanisms.append("RLIMIT_NPROC")
     else:
         missing.append("a process limit (RLIMIT_NPROC does not bind root; no writable cgroup)")
+    if user:
+        mechanisms.append(f"separate user {user[0]} (uid {user[1]})")
     if found["root"]:
         mechanisms.append("no capabilities")
     if abi:
@@ -114,7 +150,7 @@ def probe() -> Isolation:
         missing.append("seccomp")
     level = "full" if not missing else "partial"
     return Isolation(level, mechanisms, missing, landlock_abi=abi, seccomp=use_seccomp,
-                     drop_privileges=found["root"])
+                     drop_privileges=found["root"], uid=user[1] if user else None, gid=user[2] if user else None)
 
 
 def require(isolation: Isolation, minimum: str) -> None:
@@ -126,6 +162,29 @@ def require(isolation: Isolation, minimum: str) -> None:
 
 
 # -- what the student process may read and write ------------------------------------------------
+def share_with_student(isolation: Isolation, root: Path, read: list[Path] = (), write: list[Path] = ()) -> None:
+    """Let the separate student user (if any) reach the grading run's own folders: ``root`` only to pass
+    through, ``read`` to read (owned by root, group the student's), ``write`` as its own. Nobody else gains
+    anything: other users stay locked out, and nothing outside these folders changes."""
+    if isolation.uid is None:
+        return
+    gid = isolation.gid
+    os.chown(root, 0, gid)
+    os.chmod(root, 0o710)
+    for top in read:
+        for folder, dirs, files in os.walk(top):
+            os.chown(folder, 0, gid)
+            os.chmod(folder, 0o750)
+            for name in files:
+                path = os.path.join(folder, name)
+                if not os.path.islink(path):
+                    os.chown(path, 0, gid)
+                    os.chmod(path, 0o640)
+    for folder in write:
+        os.chown(folder, isolation.uid, gid)
+        os.chmod(folder, 0o700)
+
+
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 

@@ -13,6 +13,7 @@ student process. This plugin
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class GradingSession:
         self._finished = 0
         self.session = None
         self.notes: dict[str, str] = {}  # nodeid -> what a passed test measured (the ``note`` fixture)
+        self.curves: dict[str, dict[str, list[float]]] = {}  # run -> per-epoch history (the ``curves`` fixture)
 
     def pytest_configure(self, config):
         config._ag = self
@@ -141,6 +143,34 @@ def note(request):
         notes[nodeid] = str(text)
 
     return record
+
+
+@pytest.fixture(scope="session")
+def curves(request):
+    """``curves(run, history)``: keep the per-epoch history a training run returned (for example
+    ``{"train_loss": [...], "val_accuracy": [...]}``) so the student's feedback page can plot it.
+    Only lists of finite numbers are kept; nothing else a submission returns reaches the report."""
+    store = request.config._ag.curves
+
+    def record(run: str, history) -> None:
+        store[str(run)] = clean_history(history)
+
+    return record
+
+
+def clean_history(history, max_keys: int = 8, max_epochs: int = 1000) -> dict[str, list[float]]:
+    """The plottable part of a student's history: at most ``max_keys`` short names, each with at most
+    ``max_epochs`` finite floats."""
+    if not isinstance(history, dict):
+        return {}
+    kept = {}
+    for key, values in list(history.items())[:64]:
+        if type(key) is not str or len(key) > 40 or type(values) is not list:
+            continue
+        numbers = [float(v) for v in values[:max_epochs] if type(v) in (int, float) and math.isfinite(v)]
+        if numbers and len(kept) < max_keys:
+            kept[key] = numbers
+    return kept
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from pathlib import Path
 from autograder import course
 from autograder.feedback import GradingFailure, T
 from autograder.runner.channel import Budget, Limits, StudentFailure, StudentProcess, describe_exit
-from autograder.runner.isolation import Isolation
+from autograder.runner.isolation import Isolation, share_with_student
 from autograder.sandbox import wire
 
 SANDBOX_DIR = course.PACKAGE_DIR / "sandbox"
@@ -210,6 +210,7 @@ class Sandbox:
         shutil.copytree(SANDBOX_DIR, self.runtime / "sandbox", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         self.directory = self.root / "submission"
         copy_submission(self.source, self.directory)
+        share_with_student(isolation, self.root, read=[self.runtime, self.directory])
         self.process: StudentProcess | None = None
         self.generation = 0
         self.imported: set[str] = set()
@@ -252,6 +253,7 @@ class Sandbox:
         scratch = self.root / "scratch"
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir()
+        share_with_student(self.isolation, self.root, write=[scratch])
         self.generation += 1
         self.imported.clear()
         self.released.clear()

@@ -52,6 +52,7 @@ class RunResult:
     problems: dict[str, str]       # module -> why it could not be imported
     isolation: Isolation
     notes: list[str] = field(default_factory=list)
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # run -> per-epoch history
 
 
 @contextlib.contextmanager
@@ -77,8 +78,8 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
     paths = [str(assignment.suite_dir(s)) for s in suites if assignment.has_suite(s)]
     if not paths:
         raise GraderError(f"assignment {assignment.id} has no {'/'.join(suites)} grader tests")
-    isolation = isolation_module.probe()
     try:
+        isolation = isolation_module.probe()
         isolation_module.require(isolation, options.min_isolation)
     except IsolationError as exc:
         raise GraderError(str(exc)) from None
@@ -118,4 +119,4 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
     for info in missing:
         session.outcomes[info.nodeid] = TestOutcome(info, "not-run", "Not run: an earlier test failed.")
     outcomes = [session.outcomes[info.nodeid] for info in session.collected]
-    return RunResult(outcomes, dict(sandbox.broken), isolation)
+    return RunResult(outcomes, dict(sandbox.broken), isolation, curves=dict(session.curves))

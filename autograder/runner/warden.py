@@ -113,6 +113,8 @@ def confinement(config: dict, report_fd: int):
             confine.set_limits(config.get("limits", {}))
             if config.get("drop_privileges"):
                 confine.drop_privileges(config.get("uid"), config.get("gid"))
+                if confine.LINUX and config.get("uid") is not None:  # a change of uid clears the death signal
+                    confine.prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL, what="pdeathsig")
             rules = config.get("landlock")
             if rules:
                 confine.landlock(rules["abi"], rules["read_exec"], rules["read"], rules["write"], rules["read_files"],

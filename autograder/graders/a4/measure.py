@@ -67,4 +67,5 @@ def calibrate(module, data, seed: int, on_epoch=None) -> dict:
     run = train_and_measure(module, probes, seed_everything, data, seed, perturbation_seed=10_000 + seed,
                             on_epoch=on_epoch)
     clean = score(module, probes, run["model"], *data[1], "test")
-    return {"value": run["test_accuracy"], "clean": clean, "val_accuracy": run["val_accuracy"]}
+    return {"value": run["test_accuracy"], "clean": clean, "val_accuracy": run["val_accuracy"],
+            "curves": {"graded run": run["history"]}}

@@ -88,4 +88,5 @@ def calibrate(module, data, seed: int, on_epoch=None) -> dict:
             "train_plain": plain["train"], "test_plain": plain["test"],
             "train_regularized": regularized["train"], "test_regularized": regularized["test"],
             "clean_test_plain": score(probes, plain["model"], *data[2], "test"),
-            "clean_test_regularized": score(probes, regularized["model"], *data[2], "test")}
+            "clean_test_regularized": score(probes, regularized["model"], *data[2], "test"),
+            "curves": {"plain": plain["history"], "regularized": regularized["history"]}}

@@ -101,4 +101,5 @@ def calibrate(module, data, seed: int, on_epoch=None) -> dict:
                             on_epoch=on_epoch)
     clean = score(module, probes, run["model"], *data[1], "test")
     return {"value": run["test_accuracy"], "clean": clean, "val_accuracy": run["val_accuracy"],
+            "curves": {"graded run": run["history"]},
             "scratch_best": max(scratch_accuracies(data[0], data[1], seed=seed))}

@@ -5,7 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from autograder.feedback import T, check_equal, check_raises, describe_call, fail
-from autograder.graders.a1 import oracles
+from autograder.graders.a1.hidden import oracles
 
 EXAMPLES = settings(max_examples=150)
 sizes = st.integers(1, 40)

@@ -213,9 +213,10 @@ def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, probes, common, ci
 
 
 @pytest.mark.task("4.6")
-def test_reported_history_matches_the_graders_evaluation(cnn, probes, common, cifar, progress, once, note):
+def test_reported_history_matches_the_graders_evaluation(cnn, probes, common, cifar, progress, once, note, curves):
     """The validation accuracy fit reports equals the grader's own evaluation of the returned model"""
     run = graded_run(cnn, probes, common, cifar, progress, once)
+    curves("graded run", run["history"])  # drawn on the student's feedback page beside the reference's
     history, measured = run["history"], run["val_accuracy"]
     values = history.get("val_accuracy") if isinstance(history, dict) else None
     reported = values[-1] if isinstance(values, list) and values else None

@@ -430,9 +430,11 @@ def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, probes, commo
 
 
 @pytest.mark.task("5.6")
-def test_reported_accuracies_match_the_graders_evaluation(reg, probes, common, experiment_data, progress, once):
+def test_reported_accuracies_match_the_graders_evaluation(reg, probes, common, experiment_data, progress, once, curves):
     """The final training and validation accuracies in fit's history equal the grader's evaluation of the returned models"""
     runs = graded_experiment(reg, probes, common, experiment_data, progress, once)
+    for name in ("plain", "regularized"):
+        curves(name, runs[name]["history"])  # drawn on the student's feedback page beside the reference's
     train, val, _ = experiment_data
     for name in ("plain", "regularized"):
         run, history = runs[name], runs[name]["history"]

@@ -292,9 +292,10 @@ def test_backbone_bit_identical_after_the_graded_run(tl, probes, common, graded_
 
 
 @pytest.mark.task("6.7")
-def test_reported_history_matches_the_graders_evaluation(tl, probes, common, graded_subset, progress, once):
+def test_reported_history_matches_the_graders_evaluation(tl, probes, common, graded_subset, progress, once, curves):
     """The validation accuracy fit_frozen reports equals the grader's own evaluation of the returned model"""
     run = graded_run(tl, probes, common, graded_subset, progress, once)
+    curves("graded run", run["history"])  # drawn on the student's feedback page beside the reference's
     history, measured = run["history"], run["val_accuracy"]
     values = history.get("val_accuracy") if isinstance(history, dict) else None
     reported = values[-1] if isinstance(values, list) and values else None

@@ -1,0 +1,190 @@
+"""Self-contained HTML pages from graded results: a student's feedback page and the class report.
+
+Both read only ``results.json`` data (Gradescope's format, as :func:`autograder.batch.grade_one` writes it)
+and the reference curves from calibration; they are rendered with Jinja2 (autoescaped: every text a
+submission influences, feedback included, is escaped) and embed their plots as PNG data, so a page is one
+file that opens anywhere, offline.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import statistics
+from collections import Counter
+from pathlib import Path
+
+import jinja2
+
+from autograder import course
+from autograder.feedback import T, language
+
+TEMPLATES = Path(__file__).parent / "templates"
+WITHHELD_UNTIL = {"after_published": T("until the grades are published", "hasta que se publiquen las notas"),
+                  "after_due_date": T("until after the due date", "hasta después de la fecha de entrega"),
+                  "hidden": T("from students", "a los estudiantes")}
+LIMIT_OUTCOMES = ("timeout", "crashed")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals["T"] = T
+    env.filters["points"] = lambda x: f"{float(x):g}"
+    return env
+
+
+def _png(figure) -> str:
+    """A matplotlib figure as a ``data:`` URI (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def curve_plot(run: str, student: dict[str, list[float]], reference: dict[str, list[float]]) -> str:
+    """One training run: losses on the left, accuracies on the right; the student's curves solid, the
+    reference solution's dashed in the same colour. Returns a ``data:`` URI."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for axis, kind, label in ((axes[0], "loss", T("loss", "pérdida")), (axes[1], "acc", "accuracy")):
+        keys = [k for k in dict.fromkeys([*student, *reference]) if kind in k.lower()]
+        for number, key in enumerate(keys):
+            colour = f"C{number}"
+            if key in student:
+                values = student[key]
+                axis.plot(range(1, len(values) + 1), values, color=colour, marker="o", markersize=3,
+                          label=str(T("{k} (yours)", "{k} (tuya)").format(k=key)))
+            if key in reference:
+                values = reference[key]
+                axis.plot(range(1, len(values) + 1), values, color=colour, linestyle="--",
+                          label=str(T("{k} (reference)", "{k} (referencia)").format(k=key)))
+        axis.set_xlabel(str(T("epoch", "época")))
+        axis.set_ylabel(str(label))
+        if keys:
+            axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.suptitle(run)
+    return _png(figure)
+
+
+def feedback_page(results: dict, assignment: course.Assignment, lang: str = "en", published: bool = False,
+                  reference: dict | None = None) -> str:
+    """The HTML feedback page of one student's ``results`` (Gradescope's results.json).
+
+    Tests whose visibility is ``visible`` are shown in full; ``after_published`` and ``after_due_date`` ones
+    only when ``published``; ``hidden`` ones never: each withheld group is one line with its count and
+    points. Training runs the graders recorded are plotted beside ``reference`` (the calibration curves).
+    """
+    reference = assignment.reference_curves() if reference is None else reference
+    shown, withheld = [], Counter()
+    withheld_points: dict[str, float] = {}
+    for test in results.get("tests", []):
+        visibility = test.get("visibility", "visible")
+        if visibility == "visible" or (published and visibility in ("after_published", "after_due_date")):
+            shown.append(test)
+        else:
+            withheld[visibility] += 1
+            withheld_points[visibility] = withheld_points.get(visibility, 0.0) + float(test.get("max_score", 0))
+    curves = results.get("extra_data", {}).get("curves") or {}
+    with language(lang):
+        plots = [(run, curve_plot(run, history, reference.get(run, {}))) for run, history in curves.items() if history]
+        return _environment().get_template("feedback.html.j2").render(
+            lang=lang, assignment=assignment, results=results, extra=results.get("extra_data", {}), tests=shown,
+            withheld=[(str(WITHHELD_UNTIL.get(v, v)), n, withheld_points[v]) for v, n in sorted(withheld.items())],
+            shown_score=sum(float(t.get("score", 0)) for t in shown),
+            shown_max=sum(float(t.get("max_score", 0)) for t in shown),
+            max_score=results.get("extra_data", {}).get("max_score",
+                                                        sum(float(t.get("max_score", 0)) for t in results.get("tests", []))),
+            plots=plots)
+
+
+def write_feedback(out: Path, student: str, results: dict, assignment: course.Assignment, lang: str = "en",
+                   published: bool = False) -> Path:
+    """``out/<student>/feedback.html``, written atomically."""
+    path = Path(out) / student / "feedback.html"
+    _write(path, feedback_page(results, assignment, lang, published))
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    import os
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def class_summary(results: dict[str, dict]) -> dict:
+    """What the class report shows, as plain data: scores, each test's pass rate (hardest first), the
+    students whose grading hit a limit, crashed or could not run, and the grading times (slowest first)."""
+    graded = {s: r for s, r in results.items() if r.get("extra_data", {}).get("status") == "graded"}
+    rates: dict[tuple[str, str], list[int]] = {}
+    for data in graded.values():
+        for test in data.get("tests", []):
+            if "status" not in test:  # skipped (a GPU test without a GPU): neither passed nor failed
+                continue
+            counts = rates.setdefault((test.get("number", ""), test["name"]), [0, 0])
+            counts[0] += test["status"] == "passed"
+            counts[1] += 1
+    troubled = []
+    for student, data in sorted(results.items()):
+        extra = data.get("extra_data", {})
+        if extra.get("status") != "graded":
+            troubled.append((student, extra.get("status", ""), data.get("output", "").strip().splitlines()[:1]))
+            continue
+        hits = Counter(t.get("extra_data", {}).get("outcome") for t in data.get("tests", []))
+        limits = [f"{hits[o]} {o}" for o in LIMIT_OUTCOMES if hits[o]]
+        if limits:
+            troubled.append((student, ", ".join(limits), []))
+    seconds = sorted(((float(r.get("extra_data", {}).get("seconds", 0.0)), s) for s, r in results.items()), reverse=True)
+    return {
+        "students": len(results), "graded": len(graded),
+        "scores": sorted(float(r.get("score", 0.0)) for r in results.values()),
+        "pass_rates": sorted(((task, name, passed, total) for (task, name), (passed, total) in rates.items()),
+                             key=lambda row: (row[2] / row[3], row[2] - row[3], row[0], row[1])),
+        "troubled": troubled,
+        "seconds": seconds,
+    }
+
+
+def score_histogram(scores: list[float], max_score: float) -> str:
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(7, 3))
+    bins = [max_score * i / 10 for i in range(11)] if max_score > 0 else 10
+    axis.hist(scores, bins=bins, color="C0", edgecolor="white")
+    axis.set_xlabel(str(T("score", "nota")))
+    axis.set_ylabel(str(T("students", "estudiantes")))
+    axis.grid(alpha=0.3, axis="y")
+    return _png(figure)
+
+
+def class_report(results: dict[str, dict], assignment: course.Assignment, lang: str = "en") -> str:
+    """The instructor's HTML report of a whole class's ``results`` (student -> results.json)."""
+    summary = class_summary(results)
+    max_score = max((float(r.get("extra_data", {}).get("max_score", 0.0)) for r in results.values()), default=0.0)
+    scores, seconds = summary["scores"], [s for s, _ in summary["seconds"]]
+    with language(lang):
+        return _environment().get_template("report.html.j2").render(
+            lang=lang, assignment=assignment, summary=summary, max_score=max_score,
+            mean=statistics.fmean(scores) if scores else 0.0, median=statistics.median(scores) if scores else 0.0,
+            median_seconds=statistics.median(seconds) if seconds else 0.0, total_seconds=sum(seconds),
+            histogram=score_histogram(scores, max_score) if scores else None)
+
+
+def write_report(out: Path, results: dict[str, dict], assignment: course.Assignment, lang: str = "en") -> Path:
+    """``out/report.html``, written atomically."""
+    path = Path(out) / "report.html"
+    _write(path, class_report(results, assignment, lang))
+    return path
