@@ -3,7 +3,9 @@
 Prints, from one run:
 - grading throughput (submissions per minute) of 12 synthetic A1 submissions (the reference, the
   template and single-point mutants of the reference) for 1, 2, ... workers up to the core count, and
-  each as a fraction of linear scaling from one worker;
+  each as a fraction of linear scaling from one worker, with the cores the batch kept busy (CPU seconds of
+  all its processes over wall time): one grading already keeps more than one core busy, which bounds
+  the scaling a machine with few cores can show;
 - for 4 A4 submissions (the reference), the wall time of grading them with as many workers as cores,
   against the sum of their single-run times (the ratio 1/cores is perfect scaling);
 - the time a resumed batch spends on students already graded (the same 12, then 100 copies), per 100.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -46,9 +49,17 @@ def a1_class(folder: Path, count: int = 12) -> list[batch.Submission]:
 
 
 def timed_batch(students, assignment_id: str, out: Path, workers: int) -> float:
+    return cpu_timed_batch(students, assignment_id, out, workers)[0]
+
+
+def cpu_timed_batch(students, assignment_id: str, out: Path, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of every process the batch started: workers, graders, student processes)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none")
-    return time.monotonic() - start
+    wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -61,10 +72,19 @@ def main() -> None:
         students = a1_class(scratch / "a1")
         rates = {}
         for workers in range(1, cores + 1):
-            seconds = timed_batch(students, "a1", scratch / f"out{workers}", workers)
+            seconds, cpu = cpu_timed_batch(students, "a1", scratch / f"out{workers}", workers)
             rates[workers] = len(students) / seconds * 60
+            busy = cpu / seconds
+            if workers == 1:
+                one_grading = busy
             print(f"A1, {len(students)} submissions, {workers} worker(s): {seconds:.1f} s, "
-                  f"{rates[workers]:.1f} submissions/min, {rates[workers] / (rates[1] * workers):.0%} of linear")
+                  f"{rates[workers]:.1f} submissions/min, {rates[workers] / (rates[1] * workers):.0%} of linear; "
+                  f"{busy:.2f} cores busy, {cpu / len(students):.1f} CPU s per submission")
+        if cores > 1:
+            ceiling = min(1.0, cores / (one_grading * cores))
+            print(f"one grading keeps {one_grading:.2f} cores busy (the grader and the student process overlap), "
+                  f"so {cores} workers on {cores} cores can reach at most {ceiling:.0%} of linear; more CPU seconds "
+                  f"per submission with more workers means the cores slow each other down (shared caches, SMT)")
 
         out = scratch / "out1"
         start = time.monotonic()
