@@ -52,10 +52,12 @@ def _pyplot():
     return plt
 
 
-def curve_plot(run: str, student: dict[str, list[float]], reference: dict[str, list[float]]) -> str:
+def curve_plot(student: dict[str, list[float]], reference: dict[str, list[float]]) -> str:
     """One training run: losses on the left, accuracies on the right; the student's curves solid, the
     reference solution's dashed in the same colour. Returns a ``data:`` URI."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for axis, kind, label in ((axes[0], "loss", T("loss", "pérdida")), (axes[1], "acc", "accuracy")):
         keys = [k for k in dict.fromkeys([*student, *reference]) if kind in k.lower()]
@@ -69,12 +71,12 @@ def curve_plot(run: str, student: dict[str, list[float]], reference: dict[str, l
                 values = reference[key]
                 axis.plot(range(1, len(values) + 1), values, color=colour, linestyle="--",
                           label=str(T("{k} (reference)", "{k} (referencia)").format(k=key)))
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel(str(T("epoch", "época")))
         axis.set_ylabel(str(label))
         if keys:
             axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
-    figure.suptitle(run)
     return _png(figure)
 
 
@@ -98,7 +100,7 @@ def feedback_page(results: dict, assignment: course.Assignment, lang: str = "en"
             withheld_points[visibility] = withheld_points.get(visibility, 0.0) + float(test.get("max_score", 0))
     curves = results.get("extra_data", {}).get("curves") or {}
     with language(lang):
-        plots = [(run, curve_plot(run, history, reference.get(run, {}))) for run, history in curves.items() if history]
+        plots = [(run, curve_plot(history, reference.get(run, {}))) for run, history in curves.items() if history]
         return _environment().get_template("feedback.html.j2").render(
             lang=lang, assignment=assignment, results=results, extra=results.get("extra_data", {}), tests=shown,
             withheld=[(str(WITHHELD_UNTIL.get(v, v)), n, withheld_points[v]) for v, n in sorted(withheld.items())],

@@ -238,3 +238,16 @@ def test_grade_all_writes_the_class_into_the_nbgrader_gradebook(course_dir, tmp_
     rows = export(course_dir)
     assert float(rows["ana"]["score"]) == AUTOGRADED + sum(WRITTEN.values())
     assert float(rows["ben"]["score"]) == 0 and float(rows["ben"]["max_score"]) == AUTOGRADED + 3
+
+
+def test_grade_all_refuses_a_course_without_a_gradebook_before_grading_anyone(tmp_path):
+    (tmp_path / "submissions" / "ana").mkdir(parents=True)
+    shutil.copy(ROOT / "solutions" / "a1" / "conv_arithmetic.py", tmp_path / "submissions" / "ana")
+    (tmp_path / "course").mkdir()
+    done = run_cli("grade-all", str(tmp_path / "submissions"), "-a", "a1", "--out", str(tmp_path / "out"),
+                   "--allow-isolation", "none", "--nbgrader", str(tmp_path / "course"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"autograder: error: {tmp_path / 'course'} has no nbgrader gradebook ({tmp_path / 'course' / 'gradebook.db'}); "
+        f"run `nbgrader generate_assignment a1 --force` in {tmp_path / 'course'} first"]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "course" / "gradebook.db").exists()
