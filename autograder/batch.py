@@ -182,7 +182,10 @@ def grade_one(submission: Submission, assignment_id: str, out: Path, language: s
     except api.GraderError as exc:
         data = {"score": 0.0, "output": str(exc), "tests": [], "extra_data": {**extra, "status": GRADER_ERROR}}
     data["extra_data"]["seconds"] = round(time.monotonic() - start, 2)
-    pages.write_feedback(out, submission.student, data, spec, language, published)
+    try:
+        pages.write_feedback(out, submission.student, data, spec, language, published)
+    except Exception as exc:  # a page that cannot be drawn never costs the student's result or the batch
+        data["extra_data"]["feedback_page"] = f"not written: {type(exc).__name__}: {str(exc)[:200]}"
     _write_atomically(out / submission.student / RESULTS_FILE, data)
     return data
 

@@ -62,15 +62,15 @@ def curve_plot(student: dict[str, list[float]], reference: dict[str, list[float]
     for axis, kind, label in ((axes[0], "loss", T("loss", "pérdida")), (axes[1], "acc", "accuracy")):
         keys = [k for k in dict.fromkeys([*student, *reference]) if kind in k.lower()]
         for number, key in enumerate(keys):
-            colour = f"C{number}"
+            colour, name = f"C{number}", key.replace("$", r"\$")  # a student's key is text, never mathtext
             if key in student:
                 values = student[key]
                 axis.plot(range(1, len(values) + 1), values, color=colour, marker="o", markersize=3,
-                          label=str(T("{k} (yours)", "{k} (tuya)").format(k=key)))
+                          label=str(T("{k} (yours)", "{k} (tuya)").format(k=name)))
             if key in reference:
                 values = reference[key]
                 axis.plot(range(1, len(values) + 1), values, color=colour, linestyle="--",
-                          label=str(T("{k} (reference)", "{k} (referencia)").format(k=key)))
+                          label=str(T("{k} (reference)", "{k} (referencia)").format(k=name)))
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.set_xlabel(str(T("epoch", "época")))
         axis.set_ylabel(str(label))

@@ -89,6 +89,12 @@ def test_a_submission_cannot_inject_markup_into_either_page():
         assert str(markupsafe.escape(HOSTILE)) in page
 
 
+def test_a_history_key_written_as_mathtext_is_drawn_as_text():
+    keys = {"val_accuracy$\\frac{$": [0.1, 0.2], "train_loss $x^{99999999}$": [2.0, 1.0]}
+    page = pages.feedback_page(results(curves={"graded run": keys}), A4, reference=REFERENCE)
+    assert page.count('<img class="curves" src="data:image/png;base64,') == 1
+
+
 def test_only_finite_numbers_of_a_history_are_kept():
     history = {"train_loss": [1.0, float("nan"), float("inf"), 2, True, "3", None], "val_accuracy": "0.5",
                7: [1.0], "x" * 41: [1.0], "nested": [[1.0]], **{f"k{i}": [float(i)] for i in range(20)}}
