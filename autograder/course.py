@@ -56,6 +56,7 @@ class Assignment:
     preload: tuple[str, ...] = ("numpy",)  # libraries the student process imports before any student code
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
+    proof: dict = field(default_factory=dict)  # how a training run's record is checked (training_proof)
     requirements: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
 
@@ -136,6 +137,7 @@ def load_assignment(assignment_id: str) -> Assignment:
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
         budget=data.get("budget", {}),
         calibration=data.get("calibration", {}),
+        proof=data.get("proof", {}),
         requirements=tuple(data.get("requirements", ())),
         datasets=tuple(data.get("datasets", ())),
     )

@@ -6,8 +6,8 @@
    per-test durations;
 2. repeats the graded accuracy run by hand on a student process of its own, timing each
    stage: starting the process and importing the module, sending the training and
-   validation images to it, the budgeted training (fit), the logits of the validation
-   split and of the perturbed test images coming back, and scoring them here;
+   validation images to it, the recorded training (fit), the record and the trained
+   state coming back, the replay of the record and the evaluation here;
 3. grader overhead = the end-to-end time minus the time spent inside tests.
 
 Every figure is printed in seconds and as a share of one test's CPU limit (``test_timeout``);
@@ -22,7 +22,8 @@ from pathlib import Path
 from autograder import api
 from autograder.data import load_cifar10
 from autograder.graders.a4 import measure
-from autograder.graders.cifar_oracles import accuracy_of, fresh_seed, perturb
+from autograder.graders import trusted_models
+from autograder.graders.cifar_oracles import fresh_seed, perturb, reference_tensors
 from autograder.runner import isolation
 from autograder.runner.channel import Limits
 from autograder.runner.remote import Sandbox
@@ -47,21 +48,28 @@ def staged_run() -> tuple[list[tuple[str, float, float]], float]:
 
     try:
         sandbox.begin_test()
-        cnn, probes, common = sandbox.module("cifar_cnn"), sandbox.helpers("a4"), sandbox.helpers("common")
+        cnn, common = sandbox.module("cifar_cnn"), sandbox.helpers("common")
         train, (test_images, test_labels) = load_cifar10("train", progress=False), load_cifar10("test", progress=False)
         train_part, val_part = measure.split(train)
         stage("student process start, import", common.seed_everything, 0, threads=measure.BUDGET["threads"])
         stage("images to the student process", common.received, *train_part, *val_part)
         b = measure.BUDGET
-        model, _ = stage("training (fit, the budget)", cnn.fit, *train_part, *val_part, epochs=b["epochs"], lr=b["lr"],
-                         batch_size=b["batch_size"], device="cpu", seed=0)
-        val_logits = stage("logits of the validation split", probes.logits, cnn.to_tensors, model, val_part[0])
-        noisy = perturb(test_images, fresh_seed(), measure.PERTURBATION)
-        test_logits = stage("logits of the perturbed test set", probes.logits, cnn.to_tensors, model, noisy)
+        training = sandbox.helpers("training")
+        recording = stage("recorder set up (image table)", training.start, train_part[0], measure.MEAN, measure.STD,
+                          measure.PROOF.get("every", 8))
+        model, _ = stage("training (fit, the budget, recorded)", cnn.fit, *train_part, *val_part, epochs=b["epochs"],
+                         lr=b["lr"], batch_size=b["batch_size"], device="cpu", seed=0)
+        record = stage("the record to the trusted side", training.finish, recording)
+        state = stage("the trained state to the trusted side", common.state, model)
         start = time.perf_counter()
-        accuracy_of(val_logits, val_part[1], "validation")
-        accuracy = accuracy_of(test_logits, test_labels, "test")
-        stages.append(("scoring (trusted side)", time.perf_counter() - start, 0.0))
+        net = trusted_models.load_state(trusted_models.deck_lenet(), state, "fit", "LeNet")
+        proof = measure.prove(record, net, train_part)
+        stages.append((f"replaying {len(proof.replayed)} stretches (trusted)", time.perf_counter() - start, 0.0))
+        start = time.perf_counter()
+        trusted_models.accuracy(net, reference_tensors(*val_part)[0], val_part[1])
+        noisy = perturb(test_images, fresh_seed(), measure.PERTURBATION)
+        accuracy = trusted_models.accuracy(net, reference_tensors(noisy, test_labels)[0], test_labels)
+        stages.append(("evaluation, validation + test (trusted)", time.perf_counter() - start, 0.0))
         return stages, accuracy
     finally:
         sandbox.close()

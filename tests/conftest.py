@@ -105,3 +105,38 @@ def assert_loses_exactly(report, points: dict[str, float], must_fail: set[str], 
             feedback = test.outcome.feedback
             assert "Traceback" not in feedback and "def test_" not in feedback, feedback
             assert any(word in feedback for word in feedback_words), feedback
+
+
+def memorized_lenet() -> dict[str, np.ndarray]:
+    """What a student could bring along instead of training: the statement's LeNet trained offline on the public
+    CIFAR-10 test set until it knows most of it (about 80%), as ``{state_dict key: array}``. Trained once (about a
+    minute) and cached under ``AUTOGRADER_CACHE``, never in the repository."""
+    import os
+
+    import torch
+
+    from autograder import data
+    from autograder.graders import trusted_models
+    from autograder.graders.cifar_oracles import reference_tensors
+
+    cache = Path(os.environ.get("AUTOGRADER_CACHE", Path.home() / ".cache" / "cnn-course")) / "test-attacks"
+    path = cache / "memorized_lenet.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return dict(stored)
+    images, labels = data.load_cifar10("test", progress=False)
+    x, y = reference_tensors(images, labels)
+    torch.manual_seed(0)
+    net = trusted_models.deck_lenet()
+    optimizer = torch.optim.Adam(net.parameters(), 3e-3)
+    for epoch in range(12):
+        order = torch.randperm(len(y))
+        for start in range(0, len(y), 100):
+            batch = order[start:start + 100]
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(net(x[batch]), y[batch]).backward()
+            optimizer.step()
+    state = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **state)
+    return state

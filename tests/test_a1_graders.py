@@ -83,3 +83,37 @@ def test_mutant_feedback_names_the_mistake(grade_files):
     feedback = next(t.outcome.feedback for t in report.tests if t.outcome.status == "failed")
     assert "returned (479, 639); expected (480, 640)" in feedback
     assert "use i + 2p, not i + p" in feedback
+
+
+# trace_shapes that run the network they are given, each in its own way (hostile: issue 18).
+RUNNERS = {
+    "calls_the_layers": "x = layer(x)",
+    "calls_forward": "x = layer.forward(x)",
+    "deletes_the_trap_then_calls_the_layers": "vars(layer).pop('forward', None)\n        x = layer(x)",
+    "calls_the_whole_model_after_deleting_the_trap": "vars(layer).pop('forward', None)\n        x = model[:index + 1](torch.zeros(1, *input_shape))",
+    "deletes_the_trap_and_the_hooks": ("vars(layer).pop('forward', None)\n        layer._forward_hooks.clear()\n"
+                                       "        layer._forward_pre_hooks.clear()\n        x = layer(x)"),
+}
+RUNNER = '''
+
+def trace_shapes(model, input_shape):
+    import torch
+    x, shapes = torch.zeros(1, *input_shape), []
+    with torch.no_grad():
+        for index, layer in enumerate(model):
+            {run}
+            shapes.append(tuple(x.shape[1:]))
+    return shapes
+'''
+
+
+@pytest.mark.parametrize("name", sorted(RUNNERS))
+def test_a_trace_that_runs_the_model_earns_nothing_for_not_running_it(grade_files, name):
+    source = REFERENCE + RUNNER.replace("{run}", RUNNERS[name].replace("\n        ", "\n            "))
+    report = grade_files({"conv_arithmetic.py": source}, select="test_trace_does_not_run_the_model or test_lenet_trace")
+    outcomes = {t.outcome.info.function: t.outcome for t in report.tests}
+    assert outcomes["test_lenet_trace"].status == "passed"  # running an honest network gives the right shapes
+    lost = outcomes["test_trace_does_not_run_the_model"]
+    assert lost.status == "failed" and report.score == ALL_POINTS["test_lenet_trace"], lost.feedback
+    words = "changed the layers" if "hooks" in name else "trace_shapes ran the model"
+    assert words in lost.feedback and "Traceback" not in lost.feedback, lost.feedback

@@ -14,6 +14,9 @@ ALL_POINTS = {**A2.points("public"), **A2.points("hidden")}
 LOOPS_VS_TORCH = {"test_loops_small_random_matches_torch", "test_loops_agree_with_torch_on_random_configurations"}
 VECTORIZED_VS_TORCH = {"test_vectorized_small_random_matches_torch",
                        "test_vectorized_agrees_with_torch_on_random_configurations"}
+# The speed test checks both timed results against PyTorch (not only against each other), so a mutant that
+# breaks both forward versions alike loses it too.
+SPEED = "test_vectorized_is_much_faster_than_loops"
 
 # name -> (mutations applied to the reference, test functions that must fail; all others must pass)
 MUTANTS = {
@@ -22,7 +25,7 @@ MUTANTS = {
     "kernel_flipped": (
         [("np.sum(patch * w[f])", "np.sum(patch * w[f, :, ::-1, ::-1])"),
          ("np.tensordot(windows, w, axes=", "np.tensordot(windows, w[:, :, ::-1, ::-1], axes=")],
-        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH,
+        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH | {SPEED},
     ),
     "padding_ignored": (
         [("x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))", "x_padded = x")],
@@ -35,7 +38,7 @@ MUTANTS = {
     "bias_not_added": (
         [("                out[n, f] += b[f]\n", "                pass\n"),
          ("        out = out + b.reshape(1, -1, 1, 1)\n", "        pass\n")],
-        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH,
+        LOOPS_VS_TORCH | VECTORIZED_VS_TORCH | {SPEED},
     ),
     "maxpool_backward_spreads_to_the_whole_window": (
         [("routed = np.where(winner == k, dout, 0.0)", "routed = dout")],
@@ -104,3 +107,31 @@ def test_other_forbidden_imports_are_refused(grade_files, line):
     report = grade_files({"conv_numpy.py": source}, assignment="a2", suites=("public",))
     assert report.score == 0
     assert all("A2 is NumPy only" in t.outcome.feedback for t in report.tests)
+
+
+def test_fast_and_slow_versions_that_agree_on_a_wrong_answer_earn_nothing_for_speed(grade_files):
+    """Hostile (issue 18): a conv2d and a conv2d_loops that return the same zeros, the loops burning CPU time to
+    look 10x slower, used to pass the speed test, which only compared the two results with each other."""
+    source = REFERENCE + """
+
+def _zeros(x, w, stride=1, padding=0, dilation=1):
+    (sh, sw), (ph, pw), (dh, dw) = as_pair(stride, "stride"), as_pair(padding, "padding"), as_pair(dilation, "d")
+    h = (x.shape[2] + 2 * ph - dh * (w.shape[2] - 1) - 1) // sh + 1
+    v = (x.shape[3] + 2 * pw - dw * (w.shape[3] - 1) - 1) // sw + 1
+    return np.zeros((x.shape[0], w.shape[0], h, v))
+
+
+def conv2d(x, w, b, stride=1, padding=0, dilation=1):
+    return _zeros(x, w, stride, padding, dilation)
+
+
+def conv2d_loops(x, w, b, stride=1, padding=0, dilation=1):
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return _zeros(x, w, stride, padding, dilation)
+"""
+    report = grade_files({"conv_numpy.py": source}, assignment="a2", select=SPEED)
+    (test,) = report.tests
+    assert test.outcome.status == "failed" and report.score == 0, test.outcome.feedback
+    assert "torch.nn.functional.conv2d is the answer key" in test.outcome.feedback

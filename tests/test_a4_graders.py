@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -25,12 +26,14 @@ GPU = "test_fit_on_gpu_agrees_with_cpu"  # skipped without CUDA: not counted eit
 THRESHOLD = "test_cifar10_accuracy_above_the_calibrated_threshold"
 HISTORY = "test_reported_history_matches_the_graders_evaluation"
 EPOCH = "test_epoch_loss_and_weights_follow_the_statement"
+SEEDED = "test_fit_is_bit_identical_with_the_same_seed"  # its three runs are verified like the graded run
 
 MUTANTS = {
     "forgotten_zero_grad": (
         [("        optimizer.zero_grad()\n", "")],
         # accumulated gradients with momentum 0.9 also make five epochs on 64 random images diverge
-        {"test_gradients_are_zeroed_every_step", EPOCH, THRESHOLD, "test_training_epochs_lower_the_loss_on_a_small_set"},
+        {"test_gradients_are_zeroed_every_step", EPOCH, THRESHOLD, "test_training_epochs_lower_the_loss_on_a_small_set",
+         "test_training_mode_and_one_step_per_batch", SEEDED},
     ),
     "eval_mode_never_set": (
         [("    model.eval()\n    total, correct, count = 0.0, 0, 0\n", "    total, correct, count = 0.0, 0, 0\n")],
@@ -38,15 +41,18 @@ MUTANTS = {
     ),
     "missing_normalization": (
         [("    return ((x - mean) / std).contiguous(), y\n", "    return (x * 255).contiguous(), y\n")],
+        # its training is still verified (the batches' own normalization is recognized and replayed), but the
+        # grader's LeNet measures it on the statement's inputs
         {"test_to_tensors_layout_and_normalization", "test_to_tensors_exact_on_real_images", THRESHOLD},
     ),
     "labels_shuffled_apart_from_images": (
         [("torch.utils.data.TensorDataset(x, y)", "torch.utils.data.TensorDataset(x, y[torch.randperm(len(y))])")],
-        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD, HISTORY},
+        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD, HISTORY, SEEDED,
+         "test_fit_returns_a_history_per_epoch"},
     ),
     "evaluation_on_the_training_set": (
         [("evaluate(model, val_loader, device)", "evaluate(model, train_loader, device)")],
-        {HISTORY},
+        {HISTORY, "test_fit_returns_a_history_per_epoch"},  # the public test sees it too, on 16 images
     ),
     "epoch_loss_averaged_over_batches": (  # trains exactly like the reference: only the exact check sees it
         [("        total += loss.item() * len(yb)\n        count += len(yb)\n    return total / count\n    ### END",
@@ -204,6 +210,8 @@ def cheating_submission(tmp_path, body: str, with_table: bool):
 
 
 def test_a_lookup_of_the_public_test_images_fails_the_threshold(tmp_path):
+    """The lookup is perfect on the public images, but the grader never runs the student's forward on graded images:
+    it loads the returned weights into its own LeNet, and this model has none."""
     folder = cheating_submission(tmp_path, LOOKUP, with_table=True)
     spec = importlib.util.spec_from_file_location("lookup", folder / "cifar_cnn.py")
     lookup = importlib.util.module_from_spec(spec)
@@ -214,15 +222,100 @@ def test_a_lookup_of_the_public_test_images_fails_the_threshold(tmp_path):
     assert clean > 0.99  # on the exact public images the lookup is perfect: a real attack
     report = api.grade(folder, "a4", select="cifar10_accuracy")
     threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
-    assert threshold.score == 0 and "test accuracy" in threshold.outcome.feedback
-    accuracy = float(threshold.outcome.feedback.split("test accuracy ")[1].split("%")[0]) / 100
-    assert accuracy < 0.15, threshold.outcome.feedback  # perturbed images: nothing matches, chance level
+    assert threshold.score == 0 and "has 0 tensors in its state_dict" in threshold.outcome.feedback, \
+        threshold.outcome.feedback
 
 
 def test_a_model_that_searches_its_process_for_the_labels_finds_none(tmp_path):
     report = api.grade(cheating_submission(tmp_path, STACK_READER, with_table=False), "a4", select="cifar10_accuracy")
     threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
-    assert threshold.score == 0 and "test accuracy 10.0%" in threshold.outcome.feedback, threshold.outcome.feedback
+    assert threshold.score == 0 and "state_dict" in threshold.outcome.feedback, threshold.outcome.feedback
+
+
+# -- weights brought from elsewhere: the statement's LeNet, trained offline on the public test set ----------------
+LOAD_MEMORIZED = '''
+
+def memorized_into(model):
+    """Loads the weights shipped beside this module (trained offline on the public test set)."""
+    import os
+    stored = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights.npz"))
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            value.copy_(torch.from_numpy(stored[key]))
+    return model
+'''
+RETURN_MEMORIZED = LOAD_MEMORIZED + '''
+
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=128, dropout=0.0,
+        device="cpu", seed=0, on_epoch=None):
+    model = memorized_into(build_lenet(dropout))
+    return model, {"train_loss": [1.0] * epochs, "val_loss": [1.0] * epochs, "val_accuracy": [0.55] * epochs}
+'''
+
+
+def memorized_submission(tmp_path, source: str):
+    from conftest import memorized_lenet
+
+    folder = write_submission(tmp_path / "memorized", {"cifar_cnn.py": source})
+    np.savez(folder / "weights.npz", **memorized_lenet())
+    return folder
+
+
+def graded_accuracy(report):
+    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    found = re.search(r"test accuracy (\d+\.\d)%", threshold.outcome.feedback)
+    return threshold, float(found.group(1)) / 100 if found else None
+
+
+def test_weights_trained_elsewhere_and_returned_earn_no_accuracy_points(tmp_path):
+    source = REFERENCE[:REFERENCE.index("# Task 4.6")] + RETURN_MEMORIZED
+    report = api.grade(memorized_submission(tmp_path, source), "a4", select="cifar10_accuracy")
+    threshold, accuracy = graded_accuracy(report)
+    assert threshold.score == 0, threshold.outcome.feedback
+    assert accuracy is not None and accuracy > A4.calibrated()["threshold"] + 0.1  # the weights are good: a real attack
+    assert "could not be verified" in threshold.outcome.feedback and "0 optimizer steps" in threshold.outcome.feedback
+
+
+def test_weights_trained_elsewhere_then_fine_tuned_on_the_data_given_earn_no_accuracy_points(tmp_path):
+    """Adaptive: the statement's training, on exactly the data given (it would undo any relabelling the grader
+    made), but started from the weights brought along instead of a fresh initialization."""
+    source = apply_mutations(REFERENCE, [("    model = build_lenet(dropout).to(device)\n",
+                                          "    model = memorized_into(build_lenet(dropout)).to(device)\n")])
+    report = api.grade(memorized_submission(tmp_path, source + LOAD_MEMORIZED), "a4", select="cifar10_accuracy")
+    threshold, accuracy = graded_accuracy(report)
+    assert threshold.score == 0, threshold.outcome.feedback
+    assert accuracy is not None and accuracy > A4.calibrated()["threshold"]
+    assert "fresh initialization" in threshold.outcome.feedback
+
+
+# -- broken modes, with the grader's helpers replaced at import so that they report what an ideal loop would do --
+REPLACED_HELPERS = '''
+
+import importlib
+
+_helpers = importlib.import_module("sandbox.helpers.a4")  # the helpers as the student process imports them
+_helpers.forwards_seen = lambda watch: [[True, False]] * 4      # "train mode, no graph, one pass per batch"
+_helpers.describe = lambda model, *args: {"layers": [], "dropout": [0.5] * 3, "parameters": 62006,
+                                          "output_shape": [2, 10], "device": ["cpu"]}
+'''
+NO_MODES = [("    model.train()\n    total, count = 0.0, 0\n", "    total, count = 0.0, 0\n"),
+            ("    model.eval()\n    total, correct, count = 0.0, 0, 0\n", "    total, correct, count = 0.0, 0, 0\n")]
+
+
+def test_broken_modes_with_helpers_replaced_at_import_lose_their_points(grade_files):
+    source = apply_mutations(REFERENCE, NO_MODES) + REPLACED_HELPERS
+    report = grade_files({"cifar_cnn.py": source}, assignment="a4",
+                         select="training_mode or eval_mode or dropout_variant or lenet_layers")
+    assert failed_functions(report) == {"test_training_mode_and_one_step_per_batch",
+                                        "test_evaluate_uses_eval_mode_and_builds_no_graph"}
+    feedback = " ".join(t.outcome.feedback for t in report.tests)
+    assert "model.train()" in feedback and "model.eval()" in feedback
+
+
+def test_the_template_with_helpers_replaced_at_import_earns_nothing(grade_files):
+    template = (ROOT / "student_template" / "a4" / "cifar_cnn.py").read_text(encoding="utf-8")
+    report = grade_files({"cifar_cnn.py": template + REPLACED_HELPERS}, assignment="a4", select=WITHOUT_GRADED_RUN)
+    assert report.score == 0, [(t.outcome.info.function, t.outcome.feedback) for t in report.tests if t.score]
 
 
 def test_calibration_follows_the_stated_rule_and_the_perturbation_costs_less_than_the_margin():

@@ -1,15 +1,14 @@
-"""A4: probes that run next to the student's training loop, and the logits of a trained model.
+"""A4: inputs built next to the student's training loop, and values read back from it.
 
-Each function builds an input or reports what student code did (the modes of the forward
-passes, the optimizer steps, where batches were moved, gradients, parameters). None of them
-knows an expected value: the trusted side compares what they report with its own oracles.
-The trusted side imports this module too, to build the very same probe network.
+Each function builds an input (the probe network, a DataLoader, an optimizer, a seed) or reads a value
+(parameters, outputs for an input the grader chose) or an observation for feedback (the modes of the
+forward passes, where batches were moved). None of them knows an expected value: the trusted side calls
+the student's functions itself and compares the values with its own oracles; observations never decide
+a point. The trusted side imports this module too, to build the very same probe network.
 """
-import numpy as np
 import torch
 import torch.nn as nn
 
-from .common import outputs
 
 
 class Tracked(torch.Tensor):
@@ -33,11 +32,20 @@ def small_net(dropout: float = 0.0) -> nn.Sequential:
     return model
 
 
-def tracked_batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> list:
-    """(xb, yb) pairs of :class:`Tracked` tensors, in order; the record of moves starts empty."""
+def tracked_batches(x: torch.Tensor, y: torch.Tensor, batch: int) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` over ``TensorDataset(x, y)`` (batches of ``batch``, in order, as the statement's
+    ``make_loader(..., shuffle=False)`` gives) whose batches are :class:`Tracked` tensors; the record of moves
+    starts empty. ``len(loader.dataset)``, ``loader.sampler`` and ``loader.batch_size`` work as usual. Iterating
+    it draws nothing from torch's global random generator (it has a generator of its own)."""
     Tracked.moves = []
-    return [(x[i:i + batch].as_subclass(Tracked), y[i:i + batch].as_subclass(Tracked))
-            for i in range(0, len(y), batch)]
+    dataset = torch.utils.data.TensorDataset(x.as_subclass(Tracked), y.as_subclass(Tracked))
+    return torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=False,
+                                       generator=torch.Generator().manual_seed(0))
+
+
+def seed(value: int) -> None:
+    """``torch.manual_seed(value)``: the dropout masks of the next forward passes, the same on both sides."""
+    torch.manual_seed(value)
 
 
 def device(name: str) -> torch.device:
@@ -74,41 +82,34 @@ def batches_of(loader) -> list:
             for xb, yb in loader]
 
 
-def observe_training(train_one_epoch, model: nn.Module, loader, optimizer, device) -> dict:
-    """Run ``train_one_epoch`` once with the model in eval mode beforehand, and report what happened.
+class ForwardWatch:
+    """The (training mode, gradients enabled) of each forward pass of a model, for feedback only."""
 
-    Returns ``result`` (what it returned), ``modes`` (``model.training`` at each forward pass),
-    ``steps`` (optimizer steps), ``moves`` (devices batches were moved to) and the parameters after.
-    """
-    model.eval()
-    modes, steps = [], []
-    hook = model.register_forward_pre_hook(lambda module, args: modes.append(bool(module.training)))
-    step_hook = optimizer.register_step_post_hook(lambda *args: steps.append(1))
-    try:
-        result = train_one_epoch(model, loader, optimizer, device)
-    finally:
-        hook.remove()
-        step_hook.remove()
-    return {"result": result, "modes": modes, "steps": len(steps), "moves": list(Tracked.moves),
-            **parameters(model)}
+    def __init__(self, model: nn.Module):
+        self.seen: list = []
+        self.hook = model.register_forward_pre_hook(
+            lambda module, args: self.seen.append([bool(module.training), torch.is_grad_enabled()]))
 
 
-def observe_evaluation(evaluate, model: nn.Module, loader, device, calls: int = 2) -> dict:
-    """Call ``evaluate`` ``calls`` times with the model in train mode beforehand; report each forward pass's
-    (training mode, gradients enabled), the results, the moves and whether any gradient appeared."""
-    model.train()
-    seen = []
-    hook = model.register_forward_pre_hook(lambda module, args: seen.append([bool(module.training),
-                                                                             torch.is_grad_enabled()]))
-    try:
-        results = [evaluate(model, loader, device) for _ in range(calls)]
-    finally:
-        hook.remove()
-    return {"results": results, "forward": seen, "moves": list(Tracked.moves),
-            "gradients": any(p.grad is not None for p in model.parameters())}
+def watch_forward(model: nn.Module) -> ForwardWatch:
+    """Start watching ``model``'s forward passes."""
+    return ForwardWatch(model)
 
 
-def logits(to_tensors, model: nn.Module, images: np.ndarray, batch: int = 1000) -> torch.Tensor:
-    """The model's logits (N, 10) for uint8 ``images`` (N, 32, 32, 3), normalized by the student's ``to_tensors``,
-    in eval mode, without autograd. No label is involved: the trusted side keeps them."""
-    return outputs(model, images, lambda part: to_tensors(part, np.zeros(len(part), dtype=np.int64))[0], batch)
+def forwards_seen(watch: ForwardWatch) -> list:
+    """Stop ``watch`` and return what it saw: a [training, grad enabled] pair per forward pass."""
+    watch.hook.remove()
+    return watch.seen
+
+
+def set_mode(model: nn.Module, training: bool) -> None:
+    """``model.train(training)``: the mode a model is in when it is handed to student code."""
+    model.train(training)
+
+
+def forward(model: nn.Module, x: torch.Tensor, seed: int, training: bool) -> torch.Tensor:
+    """``model(x)`` in the given mode with torch seeded by ``seed`` just before (dropout masks), without autograd."""
+    model.train(training)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return torch.as_tensor(model(x)).detach().float().as_subclass(torch.Tensor)

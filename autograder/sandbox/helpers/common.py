@@ -84,3 +84,14 @@ def outputs(model, inputs, prepare=None, batch: int = 1000):
             x = prepare(x) if prepare is not None else x
             chunks.append(torch.as_tensor(model(x.to(device))).detach().float().cpu().as_subclass(torch.Tensor))
     return torch.cat(chunks)
+
+
+def state(model) -> list:
+    """``[[name, tensor], ...]``: ``model.state_dict()`` in order, each tensor a plain detached CPU copy.
+
+    The trusted side checks these against the architecture the statement prescribes and loads them into a
+    network it builds itself; it never runs the student's own forward on graded data."""
+    import torch
+
+    return [[str(name), value.detach().to("cpu").clone().as_subclass(torch.Tensor)]
+            for name, value in model.state_dict().items()]

@@ -1,5 +1,6 @@
 """A1 hidden graders: PyTorch's own layers as the answer key over random configurations."""
 import pytest
+import torch
 import torch.nn as nn
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -274,19 +275,51 @@ def test_trace_matches_pytorch(ca, nets, case):
                 hint=T("one entry per layer of the Sequential.", "una entrada por capa del Sequential."))
 
 
+def _still_misleading(net, spec, input_shape) -> bool:
+    """Whether every layer of ``net`` (a ``nets.misleading(spec)`` handle) still gives, when the grader runs it,
+    the output that a misleading layer built here gives: a trace_shapes that repaired the layers is caught."""
+    ours = oracles.nets.misleading(spec)
+    shapes = [tuple(input_shape)] + oracles.trace(oracles.nets.build(spec), input_shape)
+    for index, layer in enumerate(ours):
+        x = torch.zeros(1, *shapes[index])
+        with torch.no_grad():
+            expected = tuple(layer(x).shape)
+        theirs = net.get(str(index))
+        for run in (theirs, theirs.forward):
+            out = run(x)
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
+                return False
+    return True
+
+
+RAN_THE_MODEL = T("trace_shapes ran the model: the layers of this network were built so that running them gives "
+                  "other shapes than their attributes say, and trace_shapes returned the shapes running gives.",
+                  "trace_shapes ejecutó el modelo: las capas de esta red se construyeron para que al ejecutarlas den "
+                  "formas distintas de las que dicen sus atributos, y trace_shapes devolvió las formas de la ejecución.")
+FROM_ATTRIBUTES = T("compute every shape from the layer's attributes (kernel_size, stride, ...) with your own functions.",
+                    "calcula cada forma a partir de los atributos de la capa (kernel_size, stride, ...) con tus funciones.")
+
+
 @pytest.mark.task("1.5")
 def test_trace_does_not_run_the_model(ca, nets):
     """trace_shapes reads the layers' attributes and never runs them"""
-    try:
-        got = ca.trace_shapes(nets.unrunnable(), (3, 32, 32))
-    except RuntimeError as exc:
-        if "the layer was run" not in str(exc):
-            raise
-        fail(T("trace_shapes ran the model (it called a layer).", "trace_shapes ejecutó el modelo (llamó a una capa)."),
-             T("compute every shape from the layer's attributes (kernel_size, stride, ...) with your own functions.",
-               "calcula cada forma a partir de los atributos de la capa (kernel_size, stride, ...) con tus funciones."))
-    check_equal(got[-1] if isinstance(got, (list, tuple)) and got else got, (10,),
-                call="trace_shapes(lenet, (3, 32, 32))[-1]")
+    spec, input_shape = oracles.nets.LENET, (3, 32, 32)
+    expected = oracles.trace(oracles.nets.build(spec), input_shape)  # what the attributes say
+    when_run = oracles.trace(oracles.nets.misleading(spec), input_shape)  # what running this network gives
+    net = nets.misleading(spec)
+    got = ca.trace_shapes(net, input_shape)
+    call = "trace_shapes(lenet, (3, 32, 32))"
+    if isinstance(got, (list, tuple)) and [tuple(g) if isinstance(g, (list, tuple)) else g for g in got] == when_run:
+        fail(RAN_THE_MODEL, FROM_ATTRIBUTES)
+    check_equal(got, expected, call=call,
+                hint=T("these layers give other shapes when they are run than their attributes say: if a shape "
+                       "comes from running a layer, it is wrong here. ",
+                       "estas capas dan otras formas al ejecutarse que las que dicen sus atributos: si una forma "
+                       "sale de ejecutar una capa, aquí es incorrecta. ") + str(FROM_ATTRIBUTES))
+    if not _still_misleading(net, spec, input_shape):
+        fail(T("{call} changed the layers of the network it was given (their forward or hooks).",
+               "{call} modificó las capas de la red que recibió (su forward o sus hooks).").format(call=call),
+             FROM_ATTRIBUTES)
 
 
 @pytest.mark.task("1.5")

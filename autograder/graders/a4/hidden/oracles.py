@@ -19,19 +19,37 @@ def grad_of_batch(xb: torch.Tensor, yb: torch.Tensor, dropout: float = 0.0) -> l
     return [p.grad.clone() for p in model.parameters()]
 
 
-def reference_epoch(x: torch.Tensor, y: torch.Tensor, batch: int, lr: float, momentum: float):
+def reference_epoch(x: torch.Tensor, y: torch.Tensor, batch: int, lr: float, momentum: float, dropout: float = 0.0,
+                    seed: int | None = None, zero_grad: bool = True):
     """One epoch of the statement's loop on the probe network, batches in order:
-    (mean loss over the examples, each batch's loss measured before its step; parameters after)."""
-    model = probes.small_net()
+    (mean loss over the examples, each batch's loss measured before its step; parameters after).
+
+    With ``seed``, torch is seeded just before the loop (the dropout masks of a student's loop seeded alike);
+    ``zero_grad=False`` is the classic bug, gradients summed over the batches (for feedback)."""
+    model = probes.small_net(dropout)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    state = torch.random.get_rng_state()
+    if seed is not None:
+        torch.manual_seed(seed)
     model.train()
     total = 0.0
-    for start in range(0, len(y), batch):
-        xb, yb = x[start:start + batch], y[start:start + batch]
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(xb), yb)
-        loss.backward()
-        optimizer.step()
-        total += loss.item() * len(yb)
+    try:
+        for start in range(0, len(y), batch):
+            xb, yb = x[start:start + batch], y[start:start + batch]
+            if zero_grad:
+                optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(yb)
+    finally:
+        torch.random.set_rng_state(state)
     return total / len(y), [p.detach().clone() for p in model.parameters()]
 
+
+def eval_values(x: torch.Tensor, y: torch.Tensor, dropout: float = 0.0) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the untouched probe network in eval mode."""
+    model = probes.small_net(dropout).eval()
+    with torch.no_grad():
+        logits = model(x)
+    return nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()

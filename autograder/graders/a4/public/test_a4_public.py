@@ -14,23 +14,50 @@ import torch.nn as nn
 from autograder.feedback import T, check_equal, fail
 from autograder.gradcheck import check_close
 from autograder.graders.cifar_checks import check_history, synthetic_tensors, tensor_of
-from autograder.sandbox.helpers import a4 as local_probes
+from autograder.sandbox.helpers import a4 as local_probes  # the same probe network as the one built next to your code
 
 CASES = Path(__file__).with_name("to_tensors_cases.npz")  # what to_tensors must return for four images
-LENET_LAYERS = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Flatten",
-                "Linear", "ReLU", "Linear", "ReLU", "Linear"]
+LENET_SHAPES = [[6, 3, 5, 5], [6], [16, 6, 5, 5], [16], [120, 400], [120], [84, 120], [84], [10, 84], [10]]
+F = nn.functional
+
+
+def lenet_logits(state, x: torch.Tensor) -> torch.Tensor:
+    """The statement's LeNet computed here, in eval mode, from the tensors of a returned state_dict (in order)."""
+    w = [t for _, t in state]
+    with torch.no_grad():
+        x = F.max_pool2d(F.relu(F.conv2d(x, w[0], w[1])), 2)
+        x = F.max_pool2d(F.relu(F.conv2d(x, w[2], w[3])), 2).flatten(1)
+        return F.linear(F.relu(F.linear(F.relu(F.linear(x, w[4], w[5])), w[6], w[7])), w[8], w[9])
+
+
+def state_shapes(state):
+    """[shape, ...] of a returned state_dict, or None if it is not a list of (name, tensor) pairs."""
+    if not (isinstance(state, list) and all(isinstance(i, list) and len(i) == 2 and isinstance(i[1], torch.Tensor)
+                                            for i in state)):
+        return None
+    return [list(t.shape) for _, t in state]
 
 
 @pytest.mark.task("4.1")
-def test_lenet_layers_and_parameters(cnn, probes):
-    """LeNet of the PUC deck: layer sequence, 62,006 parameters, logits (N, 10)"""
-    model = probes.describe(cnn.build_lenet())
-    check_equal(model["layers"], LENET_LAYERS, call="build_lenet()",
-                hint=T("conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, ReLU, FC 84, ReLU, FC 10.",
-                       "conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, ReLU, FC 84, ReLU, FC 10."))
-    check_equal(model["parameters"], 62006, call="parameters of build_lenet()",
-                hint=T("456 + 2416 + 48120 + 10164 + 850 (see A1).", "456 + 2416 + 48120 + 10164 + 850 (ver A1)."))
-    check_equal(model["output_shape"], [2, 10], call="build_lenet()(zeros(2, 3, 32, 32)).shape")
+def test_lenet_layers_and_parameters(cnn, probes, common):
+    """LeNet of the PUC deck: its weights and biases in order (62,006 parameters), and its logits for known inputs"""
+    model = cnn.build_lenet()
+    state = common.state(model)
+    shapes = state_shapes(state)
+    layers = probes.describe(model).get("layers") if shapes != LENET_SHAPES else None  # only shapes the hint
+    check_equal(shapes, LENET_SHAPES, call="[p.shape for p in build_lenet().state_dict().values()]",
+                hint=T("conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, ReLU, FC 84, ReLU, FC 10 "
+                       "(your layers: {l}).", "conv 3->6 k5, ReLU, pool 2, conv 6->16 k5, ReLU, pool 2, flatten, FC 120, "
+                       "ReLU, FC 84, ReLU, FC 10 (tus capas: {l}).").format(l=layers))
+    x = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    out = tensor_of(probes.forward(model, x, 0, False), "build_lenet()(x)")
+    check_equal(list(out.shape), [4, 10], call="build_lenet()(x).shape for x of shape (4, 3, 32, 32)")
+    check_close(out.numpy(), lenet_logits(state, x).numpy(), name="logits", call="build_lenet().eval()(x)",
+                rtol=1e-4, atol=1e-5,
+                hint=T("the layers in the statement's order: ReLU after each convolution and each hidden FC layer, "
+                       "max-pool 2 after each ReLU of a convolution, flatten before the first FC layer.",
+                       "las capas en el orden del enunciado: ReLU tras cada convolución y cada FC oculta, max-pool 2 "
+                       "tras la ReLU de cada convolución, flatten antes de la primera FC."))
 
 
 @pytest.mark.task("4.2")
@@ -68,7 +95,7 @@ def test_loader_keeps_each_image_with_its_label(cnn, probes):
 
 @pytest.mark.task("4.4")
 def test_training_epochs_lower_the_loss_on_a_small_set(cnn, probes):
-    """train_one_epoch: five epochs on 64 images lower the training loss, returned as a float"""
+    """train_one_epoch: five epochs on 64 images lower the loss of the network (measured here), returned as a float"""
     x, y = synthetic_tensors()
     model = probes.small_net()
     optimizer = probes.sgd(model, 0.05, 0.9)
@@ -78,8 +105,21 @@ def test_training_epochs_lower_the_loss_on_a_small_set(cnn, probes):
                "train_one_epoch devolvió {v!r}; se esperaba la pérdida media como float de Python (loss.item()).")
              .format(v=losses[0]))
     if not losses[-1] < losses[0]:
-        fail(T("the training loss did not go down over 5 epochs: {l}.", "la pérdida no bajó en 5 épocas: {l}.")
+        fail(T("the training loss train_one_epoch returned did not go down over 5 epochs: {l}.",
+               "la pérdida que devolvió train_one_epoch no bajó en 5 épocas: {l}.")
              .format(l=[round(v, 4) for v in losses]),
+             T("each step: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step().",
+               "en cada paso: optimizer.zero_grad(), forward, pérdida, loss.backward(), optimizer.step()."))
+    net = local_probes.small_net()
+    before = nn.functional.cross_entropy(net(x), y).item()
+    with torch.no_grad():
+        for p, value in zip(net.parameters(), probes.parameters(model)["values"]):
+            p.copy_(value)
+    after = nn.functional.cross_entropy(net(x), y).item()
+    if not after < before:
+        fail(T("after 5 epochs the network's loss on the 64 images went from {b:.4f} to {a:.4f} (measured by the grader).",
+               "tras 5 épocas la pérdida de la red en las 64 imágenes pasó de {b:.4f} a {a:.4f} (medida por el corrector).")
+             .format(b=before, a=after),
              T("each step: optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step().",
                "en cada paso: optimizer.zero_grad(), forward, pérdida, loss.backward(), optimizer.step()."))
 
@@ -103,10 +143,30 @@ def test_evaluate_on_a_known_model(cnn, probes):
 
 
 @pytest.mark.task("4.6")
-def test_fit_returns_a_history_per_epoch(cnn, probes, synthetic):
-    """fit: a trained model and a history with one value per epoch, on the validation set"""
+def test_fit_returns_a_history_per_epoch(cnn, probes, common, synthetic):
+    """fit: a trained LeNet and a history per epoch whose last validation accuracy is the returned model's"""
     images, labels = synthetic
-    model, history = cnn.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16, seed=0)
+    result = cnn.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16, seed=0)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(T("fit returned {v!r}; expected a tuple (model, history).",
+               "fit devolvió {v!r}; se esperaba una tupla (model, history).").format(v=result))
+    model, history = result
     check_history(history, ["train_loss", "val_accuracy", "val_loss"], 2, "fit(...)")
-    check_equal(probes.describe(model, (1, 3, 32, 32))["output_shape"], [1, 10],
-                call="fit(...)[0](zeros(1, 3, 32, 32)).shape")
+    state = common.state(model)
+    check_equal(state_shapes(state), LENET_SHAPES, call="[p.shape for p in fit(...)[0].state_dict().values()]")
+    probes.seed(0)  # fit(seed=0) seeds torch so before building its LeNet
+    untouched = common.state(cnn.build_lenet())
+    if all(torch.equal(a[1], b[1]) for a, b in zip(state, untouched)):
+        fail(T("the model fit returned has the weights of a freshly built LeNet: it was not trained.",
+               "el modelo que devolvió fit tiene los pesos de una LeNet recién creada: no se entrenó."))
+    x, y = cnn.to_tensors(images[:16], labels[:16])  # your normalization: this test checks fit, not to_tensors
+    measured = float((lenet_logits(state, tensor_of(x, "to_tensors(val_images, val_labels)[0]")).argmax(1)
+                      == torch.as_tensor(labels[:16])).float().mean())
+    reported = history["val_accuracy"][-1]
+    if not (type(reported) in (float, int) and abs(reported - measured) < 1e-6):
+        fail(T("fit's history ends with val_accuracy {r!r}, but the returned model scores {m:.4f} on the 16 "
+               "validation images (measured by the grader from its weights).",
+               "el historial de fit termina con val_accuracy {r!r}, pero el modelo devuelto obtiene {m:.4f} en las 16 "
+               "imágenes de validación (medido por el corrector a partir de sus pesos).").format(r=reported, m=measured),
+             T("evaluate on the validation set after each epoch and append what evaluate returns.",
+               "evalúa en el conjunto de validación tras cada época y añade lo que devuelve evaluate."))
