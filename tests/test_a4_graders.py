@@ -232,6 +232,26 @@ def test_a_model_that_searches_its_process_for_the_labels_finds_none(tmp_path):
     assert threshold.score == 0 and "state_dict" in threshold.outcome.feedback, threshold.outcome.feedback
 
 
+WRONG_ARCHITECTURE = '''
+
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=128, dropout=0.0,
+        device="cpu", seed=0, on_epoch=None):
+    model = nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84),
+                          nn.ReLU(), nn.Linear(84, 10))
+    return model, {"train_loss": [1.0] * epochs, "val_loss": [1.0] * epochs, "val_accuracy": [0.5] * epochs}
+'''
+
+
+def test_a_model_that_is_not_the_statements_lenet_is_refused_naming_the_tensor(tmp_path):
+    source = REFERENCE[:REFERENCE.index("# Task 4.6")] + WRONG_ARCHITECTURE
+    report = api.grade(write_submission(tmp_path / "wrong", {"cifar_cnn.py": source}), "a4", select="cifar10_accuracy")
+    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    assert threshold.score == 0
+    assert "tensor 0 of the state_dict" in threshold.outcome.feedback and "(6, 3, 3, 3)" in threshold.outcome.feedback \
+        and "(6, 3, 5, 5)" in threshold.outcome.feedback, threshold.outcome.feedback
+
+
 # -- weights brought from elsewhere: the statement's LeNet, trained offline on the public test set ----------------
 LOAD_MEMORIZED = '''
 

