@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -25,7 +26,9 @@ MUTANTS = {
         [("    weights = weight_parameters(model)\n    if not weights:", "    weights = list(model.parameters())\n    if not weights:")],
         {"test_penalty_of_a_small_network", "test_penalty_gradients_are_two_lambda_w",
          "test_explicit_penalty_step_matches_weight_decay", "test_weights_exclude_biases_and_batchnorm",
-         "test_penalty_gradient_values", "test_explicit_step_equals_torch_weight_decay_with_momentum"},
+         "test_penalty_gradient_values", "test_explicit_step_equals_torch_weight_decay_with_momentum",
+         # fit's regularized runs then penalize the biases too: not the statement's L2, their replay fails
+         "test_fit_is_reproducible_with_the_same_seed", "test_regularization_narrows_the_train_test_gap_on_cifar10"},
     ),
     "weight_decay_lambda_instead_of_two_lambda": (
         [('"weight_decay": 2 * lam}', '"weight_decay": lam}')],
@@ -33,7 +36,9 @@ MUTANTS = {
     ),
     "dropout_without_the_inverse_scaling": (
         [("    return x * keep / (1 - p)\n", "    return x * keep\n")],
-        {"test_dropout_train_and_eval", "test_dropout_preserves_the_expected_activation"},
+        # fit's regularized run then is not the statement's training (inverted dropout): its replay fails
+        {"test_dropout_train_and_eval", "test_dropout_preserves_the_expected_activation",
+         "test_regularization_narrows_the_train_test_gap_on_cifar10", "test_fit_is_reproducible_with_the_same_seed"},
     ),
     "dropout_active_in_eval": (
         [("    if not training or p == 0:\n", "    if p == 0:\n")],
@@ -48,7 +53,8 @@ MUTANTS = {
     "fit_ignores_dropout_and_augmentation": (  # only the L2 penalty is left: the gap barely shrinks
         [("    model = build_lenet(dropout).to(device)\n", "    model = build_lenet().to(device)\n"),
          ("            if augment:\n", "            if False:\n")],
-        {"test_regularization_narrows_the_train_test_gap_on_cifar10"},
+        # and its regularized runs are not the statement's (no dropout masks, no flips): their records say so
+        {"test_regularization_narrows_the_train_test_gap_on_cifar10", "test_fit_is_reproducible_with_the_same_seed"},
     ),
     "patience_off_by_one": (
         [("        if self.bad_epochs >= self.patience:\n", "        if self.bad_epochs > self.patience:\n")],
@@ -131,10 +137,12 @@ def key(image):
 
 
 class Lookup(nn.Module):
-    """Recognizes images by their bytes: the training images it was given, and (regularized) the public test set."""
+    """The statement's LeNet (its state fits), untrained; its forward recognizes images by their bytes: the
+    training images it was given, and (regularized) the public test set."""
 
     def __init__(self, table):
         super().__init__()
+        self.net = build_lenet()
         self.table = table
 
     def forward(self, x):
@@ -158,11 +166,15 @@ def fit(train_images, train_labels, val_images, val_labels, *, l2=0.0, dropout=0
 '''
 
 
+def experiment_test(report):
+    return next(t for t in report.tests if t.outcome.info.function == "test_regularization_narrows_the_train_test_gap_on_cifar10")
+
+
 def test_a_lookup_of_the_public_test_images_fails_the_experiment(tmp_path):
     images, labels = data.load_cifar10("test", progress=False)
     source = REFERENCE[:REFERENCE.index("# Task 5.6")] + LOOKUP
     folder = write_submission(tmp_path / "cheat", {"regularization.py": source, "test_labels.json": public_test_label_table()})
-    # On the exact public images the trick would pass: a gap reduction of ~90% and a perfect regularized test accuracy.
+    # Run by the student's forward on the exact public images the trick would pass: a perfect regularized test accuracy.
     spec = importlib.util.spec_from_file_location("lookup", folder / "regularization.py")
     lookup = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lookup)
@@ -170,9 +182,86 @@ def test_a_lookup_of_the_public_test_images_fails_the_experiment(tmp_path):
     regularized, _ = lookup.fit(*train, *val, l2=0.001)
     x, _ = lookup.to_tensors(test_images, test_labels)
     assert float((regularized(x).argmax(1).numpy() == test_labels).mean()) > 0.99
-    report = api.grade(folder, "a5", select="cifar10")
-    gap = next(t for t in report.tests if t.outcome.info.function == "test_regularization_narrows_the_train_test_gap_on_cifar10")
-    assert gap.score == 0 and "shrank by 0.0%" in gap.outcome.feedback, gap.outcome.feedback  # perturbed: no match
+    report = api.grade(folder, "a5", select="cifar10 or reported_accuracies")
+    assert report.score == 0
+    gap = experiment_test(report)
+    # the grader never runs that forward: its own LeNet gets the untrained weights, and the run has no record
+    assert "could not be verified" in gap.outcome.feedback and "0 optimizer steps" in gap.outcome.feedback, gap.outcome.feedback
+
+
+# -- sabotaged baselines: the gap shrinks, but not by regularization ---------------------------------
+FIT_HEADER = '''
+def fit(train_images, train_labels, val_images, val_labels, *, epochs, lr, batch_size=64, l2=0.0,
+        dropout=0.0, augment=False, patience=None, device="cpu", seed=0, on_epoch=None):
+    regularized = bool(l2 or dropout or augment)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model = build_lenet()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    x_train, y_train = to_tensors(train_images, train_labels)
+    x_val, y_val = to_tensors(val_images, val_labels)
+    targets = y_train.clone()
+    history = {"train_loss": [], "train_accuracy": [], "val_accuracy": []}
+'''
+# The issue's attack: no regularizer; the "regularized" run is a plain LeNet trained to answer wrongly on the exact
+# training images it gets right, until its train accuracy comes down to its validation accuracy.
+WRONG_ON_ITS_OWN_TRAINING_IMAGES = FIT_HEADER + '''
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(y_train), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            total += l2_training_step(model, x_train[index], targets[index], optimizer, 0.0) * len(index)
+        train_acc, val_acc = accuracy(model, x_train, y_train), accuracy(model, x_val, y_val)
+        if regularized and train_acc > val_acc:
+            with torch.no_grad():
+                right = torch.nonzero((model(x_train).argmax(1) == y_train) & (targets == y_train)).flatten()
+            wrong = right[:int((train_acc - val_acc) * len(y_train))]
+            targets[wrong] = (y_train[wrong] + 1) % 10
+        history["train_loss"].append(total / len(y_train))
+        history["train_accuracy"].append(train_acc)
+        history["val_accuracy"].append(val_acc)
+    return model, history
+'''
+# A plain run made worse on purpose (three times the epochs: it overfits more, the plain gap grows) beside a
+# "regularized" run with the L2 penalty only.
+OVERTRAINED_PLAIN = FIT_HEADER + '''
+    for epoch in range(epochs if regularized else 3 * epochs):
+        model.train()
+        order = torch.randperm(len(y_train), generator=generator)
+        total = 0.0
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            total += l2_training_step(model, x_train[index], y_train[index], optimizer, l2) * len(index)
+        history["train_loss"].append(total / len(y_train))
+        history["train_accuracy"].append(accuracy(model, x_train, y_train))
+        history["val_accuracy"].append(accuracy(model, x_val, y_val))
+    return model, history
+'''
+# A "regularized" run that is the plain one stopped after a few epochs: it looks regularized (low train accuracy).
+UNDERTRAINED_REGULARIZED = FIT_HEADER.replace("    history = {", "    epochs = 3 if regularized else epochs\n    history = {") \
+    + OVERTRAINED_PLAIN[len(FIT_HEADER):].replace("epochs if regularized else 3 * epochs", "epochs")
+SABOTAGES = {"wrong_on_its_own_training_images": WRONG_ON_ITS_OWN_TRAINING_IMAGES,
+             "overtrained_plain_run": OVERTRAINED_PLAIN, "undertrained_regularized_run": UNDERTRAINED_REGULARIZED}
+SUMMARY = re.compile(r"plain: train ([\d.]+)%, test ([\d.]+)%, gap (-?[\d.]+)%; regularized .*?: train ([\d.]+)%, "
+                     r"test ([\d.]+)%, gap (-?[\d.]+)%")
+
+
+@pytest.mark.parametrize("name", sorted(SABOTAGES))
+def test_a_sabotaged_baseline_earns_nothing_on_the_gap(tmp_path, name):
+    source = REFERENCE[:REFERENCE.index("# Task 5.6")] + SABOTAGES[name]
+    report = api.grade(write_submission(tmp_path / name, {"regularization.py": source}), "a5",
+                       select="cifar10 or reported_accuracies")
+    gap = experiment_test(report)
+    feedback = gap.outcome.feedback
+    assert gap.score == 0 and "could not be verified" in feedback, feedback
+    numbers = SUMMARY.search(feedback)
+    assert numbers, feedback
+    plain_gap, regularized_gap, regularized_test = (float(numbers.group(i)) / 100 for i in (3, 6, 5))
+    print(name, "plain gap", plain_gap, "regularized gap", regularized_gap, "test", regularized_test)
+    if name == "wrong_on_its_own_training_images":  # the gap alone, as the old rule read it, shrank enough
+        assert plain_gap - regularized_gap >= A5.calibrated()["threshold"], feedback
 
 
 def test_calibration_follows_the_stated_rule():

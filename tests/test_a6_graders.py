@@ -43,14 +43,19 @@ MUTANTS = {
     "head_not_replaced": (
         [("    head = nn.Linear(backbone.num_features, num_classes)\n",
           "    head = getattr(backbone.model, backbone.head)\n")],
+        # the returned state does not fit the statement's architecture (a 1000-way head where nn.Linear(1280, 10)
+        # belongs): the grader cannot load it into its own network, so every test of the graded run fails
         {"test_replace_head_gives_10_outputs", "test_head_replaced_on_each_backbone_architecture",
-         "test_fit_frozen_on_a_small_set", THRESHOLD},  # a 1000-way head learns 10 classes more slowly
+         "test_fit_frozen_on_a_small_set"} | GRADED_RUN,
         "replace_head or head_replaced or fit_frozen_on_a_small_set or " + WITH_GRADED_RUN,
     ),
     # pixels divided by 255 but not standardized with the backbone's mean and std
     "missing_normalization": (
         [("    x = (x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)\n", "")],
-        {"test_to_tensors_resizes_and_normalizes", "test_to_tensors_exact_on_real_images", THRESHOLD},
+        # the grader evaluates with the statement's preprocessing, computed on its side: the head trained on
+        # unnormalized features falls below the pass mark, and the validation accuracy fit_frozen reports (on its
+        # own unnormalized inputs) is no longer the one the grader measures
+        {"test_to_tensors_resizes_and_normalizes", "test_to_tensors_exact_on_real_images", THRESHOLD, HISTORY},
         "to_tensors or " + WITH_GRADED_RUN,
     ),
     # the history watches the training features: it no longer says how the model does on unseen images
@@ -117,7 +122,9 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
 
 # -- a model that does not learn but looks the answers up -----------------------------------------
 # to_tensors sees the raw uint8 images: it recognizes every public test image by its bytes and tells the
-# model, which answers with the label it was told.
+# model, whose forward answers with the label it was told. The model has the statement's architecture (the
+# pretrained backbone and a new, untrained 10-class head), so its state loads into the grader's network; but
+# the grader evaluates that network itself and never runs this forward on a graded image.
 LOOKUP = '''
 import json, os, hashlib
 import numpy as np
@@ -133,23 +140,26 @@ def to_tensors(images, labels, mean, std, size=SIZE):
     return statement_tensors(images, labels, mean, std, size)
 
 
-class Lookup(nn.Module):
+def lookup_forward(x):
     """Answers with the label of the image to_tensors recognized: no learning at all."""
-
-    def forward(self, x):
-        out = torch.zeros(len(x), 10)
-        for i, label in enumerate(RECOGNIZED[:len(x)]):
-            if label >= 0:
-                out[i, label] = 1.0
-        return out
+    out = torch.zeros(len(x), 10)
+    for i, label in enumerate(RECOGNIZED[:len(x)]):
+        if label >= 0:
+            out[i, label] = 1.0
+    return out
 
 
-def fit_frozen(train_images, train_labels, val_images, val_labels, **kwargs):
-    return Lookup(), {"train_loss": [0.0], "val_loss": [0.0], "val_accuracy": [0.0]}
+def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=BACKBONE, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    pretrained = load_backbone(backbone)
+    replace_head(pretrained, 10)  # never trained
+    model = pretrained.model.eval()
+    model.forward = lookup_forward
+    return model, {"train_loss": [0.0], "val_loss": [0.0], "val_accuracy": [0.99]}
 '''
 
 
-def test_a_lookup_of_the_public_test_images_fails_the_threshold(tmp_path):
+def test_a_lookup_of_the_public_test_images_in_the_forward_earns_nothing(tmp_path):
     source = REFERENCE[:REFERENCE.index("# Task 6.8")] + LOOKUP
     folder = write_submission(tmp_path / "cheat", {"transfer.py": source, "test_labels.json": public_test_label_table()})
     spec = importlib.util.spec_from_file_location("lookup", folder / "transfer.py")
@@ -158,13 +168,65 @@ def test_a_lookup_of_the_public_test_images_fails_the_threshold(tmp_path):
     from autograder.graders.a6 import measure
     _, (images, labels) = measure.subset(data.load_cifar10("train", progress=False), data.load_cifar10("test", progress=False))
     x, _ = lookup.to_tensors(images, labels, backbones.TF_MEAN, backbones.TF_STD, 32)
-    clean = float((lookup.Lookup()(x).argmax(1).numpy() == labels).mean())
+    clean = float((lookup.lookup_forward(x).argmax(1).numpy() == labels).mean())
     assert clean == 1.0  # on the exact public images of the graded subset the lookup is perfect: a real attack
-    report = api.grade(folder, "a6", select="accuracy_above")
-    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    report = api.grade(folder, "a6", select=WITH_GRADED_RUN)
+    tests = {t.outcome.info.function: t for t in report.tests}
+    threshold = tests[THRESHOLD]
     assert threshold.score == 0 and "test accuracy" in threshold.outcome.feedback
     accuracy = float(threshold.outcome.feedback.split("test accuracy ")[1].split("%")[0]) / 100
-    assert accuracy < 0.15, threshold.outcome.feedback  # perturbed images: nothing matches, chance level
+    assert accuracy < 0.2, threshold.outcome.feedback  # the grader's network with the untrained head: chance level
+    assert tests["test_transfer_beats_training_from_scratch"].score == 0
+    assert tests[HISTORY].score == 0  # it claims 99% on validation; the grader measures chance
+    assert report.score == POINTS["test_backbone_bit_identical_after_the_graded_run"]  # the backbone is pristine
+
+
+# -- freezing broken, and the helpers' observations replaced at import (issue 18) -------------------
+# Nothing is frozen, train_one_epoch puts every BatchNorm in train mode, the optimizer holds every parameter;
+# every helper that reports an observation about the student's objects is replaced, the first time a student
+# function runs, by one that reports what the correct code would show. Tasks 6.3-6.5 are 16 points; what
+# this code deserves is the 3 of the loops that work (train_one_epoch lowers the loss, evaluate is right).
+BROKEN_FREEZING = [
+    ("    for p in model.parameters():\n        p.requires_grad = False\n",
+     "    _lie()\n    for p in model.parameters():\n        p.requires_grad = True\n"),
+    ("    ### BEGIN SOLUTION\n    model.train()\n    for module in model.modules():",
+     "    ### BEGIN SOLUTION\n    _lie()\n    model.train()\n    return\n    for module in model.modules():"),
+    ("torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)",
+     "(_lie(), torch.optim.Adam(model.parameters(), lr=lr))[1]"),
+    ("    train_mode(model)\n    total, count = 0.0, 0\n", "    _lie()\n    model.train()\n    total, count = 0.0, 0\n"),
+]
+LIAR_HELPERS = '''
+
+def _lie():
+    """Replace the observations of the A6 helpers by what correct code would make them report."""
+    import sys
+    helpers = sys.modules.get("autograder.sandbox.helpers.a6")
+    if helpers is None or getattr(helpers, "_lied", False):
+        return
+    helpers._lied = True
+    heads = lambda model: sorted(n for n, _ in model.named_parameters() if n.split(".")[0] in ("classifier", "fc"))
+    helpers.trainable = heads
+    helpers.modes = lambda model: {name: [type(m).__name__, not ("BatchNorm" in type(m).__name__)]
+                                   for name, m in model.named_modules()}
+    ids = lambda model: {id(p): n for n, p in model.named_parameters()}
+    helpers.param_groups = lambda model, optimizer: [[float(g["lr"]), [n for n in heads(model)]]
+                                                     for g in optimizer.param_groups]
+    helpers.observe_evaluation = lambda evaluate, model, batches, device: {
+        "result": evaluate(model, batches, device), "forward": [[False, False]] * len(list(batches)), "gradients": False}
+'''
+
+
+def test_broken_freezing_with_the_helpers_observations_replaced_gets_what_it_deserves(grade_files):
+    source = apply_mutations(REFERENCE, BROKEN_FREEZING)
+    source = source.replace("\n# Task 6.1", LIAR_HELPERS + "\n\n# Task 6.1", 1)
+    report = grade_files({"transfer.py": source}, assignment="a6", select=WITHOUT_GRADED_RUN)
+    tasks = {"6.3", "6.4", "6.5"}
+    graded = [t for t in report.tests if t.outcome.info.task in tasks]
+    assert sum(POINTS[t.outcome.info.function] for t in graded) == 16
+    scored = {t.outcome.info.function: t.score for t in graded if t.score}
+    assert sum(scored.values()) == 3, {t.outcome.info.function: t.outcome.feedback for t in graded}
+    assert set(scored) == {"test_training_epochs_lower_the_loss", "test_evaluate_on_a_known_model",
+                           "test_evaluate_uses_eval_mode_and_builds_no_graph"}
 
 
 def test_calibration_follows_the_stated_rule_and_transfer_beat_scratch_on_every_seed():

@@ -1,12 +1,14 @@
 """Trained models that attack the training graders (A4, A5, A6): they gain nothing and break nothing.
 
 Each attack is a ``fit`` (A6: ``fit_frozen``) that returns at once a model that does not learn,
-with a history claiming 95% validation accuracy. A model's outputs come back to the trusted
-process as plain tensors and every accuracy is computed there, from labels that never left it:
-a model that returns a tensor subclass with lying methods is read as plain zeros or refused as
-"not logits"; one that searches its process (call stack, gc) for labels finds only the training
-labels it was given, which say nothing about the graded images; one that hangs in ``forward``
-is stopped by its test's CPU limit while the rest of the grading goes on. The models that look
+with a history claiming 95% validation accuracy. Where the grader evaluates the returned weights
+in its own copy of the statement's network (A4), such a model is refused as not that network;
+where a model's outputs come back to the trusted process, as plain tensors, every accuracy is
+computed there, from labels that never left it: a model that returns a tensor subclass with
+lying methods is read as plain zeros or refused as "not logits"; one that searches its process
+(call stack, gc) for labels finds only the training labels it was given, which say nothing about
+the graded images; one that hangs in ``forward`` or in ``state_dict`` is stopped by its test's
+CPU limit while the rest of the grading goes on. The models that look
 the public test images up are in tests/test_a4_graders.py, tests/test_a5_graders.py and
 tests/test_a6_graders.py, beside the graders they attack.
 """
@@ -112,11 +114,17 @@ import torch.nn as nn
 
 
 class Hang(nn.Module):
+    """Hangs wherever the grader might look: its forward, and its state_dict (how the grader reads its weights)."""
+
     def __init__(self):
         super().__init__()
         self.layer = nn.Linear(1, 1)
 
     def forward(self, x):
+        while True:
+            pass
+
+    def state_dict(self, *args, **kwargs):
         while True:
             pass
 '''
@@ -166,8 +174,12 @@ def test_a_model_that_does_not_learn_scores_nothing_whatever_it_returns_or_reads
     # the lie is not believed: read as zeros or the wrong labels (chance accuracy, no gap), or refused as not logits
     chance = re.search(r"test accuracy (\d+\.\d)%|shrank by (-?\d+\.\d)%", feedback)
     near_chance = chance is not None and float(chance.group(1) or 0) < 20 and float(chance.group(2) or 0) < 5
-    assert "expected logits" in feedback or near_chance, feedback
-    assert tests[history].outcome.status == "failed" and "0.95" in tests[history].outcome.feedback
+    # or, where the grader evaluates the returned weights itself, refused as not the statement's network
+    assert "expected logits" in feedback or near_chance or "state_dict" in feedback, feedback
+    # A6: the returned state does not fit the grader's EfficientNet-Lite0, so the history is not compared either;
+    # A5: both tests share the experiment, refused for the same state before any history is read
+    claim = "state_dict" if assignment in ("a5", "a6") else "0.95"
+    assert tests[history].outcome.status == "failed" and claim in tests[history].outcome.feedback
 
 
 def test_a5_functions_returning_a_lying_tensor_subclass_score_nothing(tmp_path):

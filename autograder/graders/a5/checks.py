@@ -56,3 +56,54 @@ def tensor_result(value, call: str, shape=None) -> torch.Tensor:
         fail(T("{c} has shape {g}; expected {e}.", "{c} tiene forma {g}; se esperaba {e}.")
              .format(c=call, g=tuple(value.shape), e=tuple(shape)))
     return value
+
+
+def weight_names(returned, twin: nn.Module):
+    """The names, in ``twin`` (the grader's copy of the probe network), of the tensors ``weight_parameters``
+    returned, matched by value (every parameter of the seeded probe networks differs from the others); None
+    when it did not return a list or tuple of tensors. A returned tensor that is no parameter is marked."""
+    if not isinstance(returned, (list, tuple)) or not all(isinstance(t, torch.Tensor) for t in returned):
+        return None
+    named = list(twin.named_parameters())
+    return [next((name for name, p in named if p.shape == t.shape and torch.equal(p.detach(), t)),
+                 "<not a parameter of the model>") for t in returned]
+
+
+def penalty_value(value):
+    """``l2_penalty``'s result as the grader received it: (a float or None, whether it is a scalar tensor)."""
+    if isinstance(value, torch.Tensor):
+        return (float(value) if value.numel() == 1 else None), tuple(value.shape) == ()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), False
+    return None, False
+
+
+def run_curve(reg, probes, curve, patience: int, mode: str, restore_if_never: bool = False) -> dict:
+    """The grader drives ``reg.EarlyStopping(patience, mode=mode)`` itself on ``curve``, epoch by epoch, the probe
+    model's weights set to the epoch number before each step, until a step returns something other than False.
+
+    Returns ``results`` (each step's result: True/False, or the repr of anything else), ``stopped`` (the epoch of
+    the first True, or None), ``best_epoch`` (the stopper's attribute) and ``marker`` (the epoch number the
+    model's weights hold at the end, after ``restore()`` when it never stopped and ``restore_if_never``)."""
+    import numpy as np
+
+    stopper = reg.EarlyStopping(patience, mode=mode)
+    model = probes.marked_model()
+    results, stopped = [], None
+    for epoch, metric in enumerate(curve):
+        probes.fill_parameters(model, float(epoch))
+        result = stopper.step(metric, model)
+        if isinstance(result, (bool, np.bool_)):
+            results.append(bool(result))
+        else:
+            results.append(repr(result)[:200])
+            break
+        if result:
+            stopped = epoch
+            break
+    if stopped is None and restore_if_never:
+        stopper.restore(model)
+    best = stopper.get("best_epoch")
+    return {"results": results, "stopped": stopped, "marker": probes.marker_of(model),
+            "best_epoch": int(best) if isinstance(best, (int, np.integer)) and not isinstance(best, bool)
+            else repr(best)[:200]}

@@ -1,29 +1,37 @@
 """The A6 measurements, shared by the hidden graders and `autograder calibrate a6`.
 
 The student's ``fit_frozen`` trains on the budget's training subset less a fixed, seeded,
-stratified validation split and reports its per-epoch history on that split. The test
-subset never enters ``fit_frozen``: after training, its images are perturbed with fresh noise
-(:func:`~autograder.graders.cifar_oracles.perturb`), sent without labels, made inputs by the
-student's own ``to_tensors``, and the logits that come back are scored here.
+stratified validation split and reports its per-epoch history on that split. No graded image
+(validation or test) is ever given to student code: the returned model's state comes back as
+plain tensors (``helpers("common").state``), is checked against the grader's own pristine
+EfficientNet-Lite0 with a 10-class head, loaded into that copy (built here, :mod:`.trusted`) and
+evaluated here, on the validation split and on the test subset perturbed with fresh noise
+(:func:`~autograder.graders.cifar_oracles.perturb`), with the statement's preprocessing
+computed here. The backbone tensors of the returned state are compared, bit for bit, with the
+grader's pristine copy: the evidence that the backbone stayed frozen.
 
 The same code runs the reference in-process for calibration and the submission in the
-student process for grading: ``module`` is the student's module (or its proxy), ``probes``
-the A6 helpers, ``seed_run`` seeds the process that trains.
+student process for grading: ``module`` is the student's module (or its proxy), ``helpers(name)``
+the sandbox helper module ``name``, ``seed_run`` seeds the process that trains.
 """
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
+import torch
 
 from autograder import backbones, course
 from autograder.data import load_cifar10, stratified_indices, train_val_split
 from autograder.graders import cifar_oracles
-from autograder.graders.a6 import scratch
+from autograder.feedback import T, fail
+from autograder.graders.a6 import scratch, trusted
 
 ASSIGNMENT = course.load_assignment("a6")
 BUDGET = ASSIGNMENT.budget
 PERTURBATION = int(BUDGET["perturbation"])
+HEAD = "classifier"  # EfficientNet-Lite0's head attribute
 
 
 def subset(train, test):
@@ -52,28 +60,52 @@ def train(module, seed_run, train_part, val_part, seed: int, on_epoch=None):
     """The submission's ``fit_frozen`` under the grader's budget: (model, history)."""
     b = BUDGET
     seed_run(seed, threads=b["threads"])
-    return module.fit_frozen(*train_part, *val_part, backbone=b["backbone"], size=b["size"], epochs=b["epochs"],
-                             lr=b["lr"], batch_size=b["batch_size"], device="cpu", seed=seed, on_epoch=on_epoch)
+    result = module.fit_frozen(*train_part, *val_part, backbone=b["backbone"], size=b["size"], epochs=b["epochs"],
+                               lr=b["lr"], batch_size=b["batch_size"], device="cpu", seed=seed, on_epoch=on_epoch)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(T("fit_frozen returned {v!r}; expected a tuple (model, history).",
+               "fit_frozen devolvió {v!r}; se esperaba una tupla (model, history).").format(v=result))
+    return result
 
 
-def score(module, probes, model, images: np.ndarray, labels: np.ndarray, what: str) -> float:
-    """Accuracy of ``model`` on ``images`` through the student's ``to_tensors``, from the logits it returns;
-    ``labels`` stay here."""
+CALL = "fit_frozen(...)"
+
+
+def trusted_model(helpers, model):
+    """The grader's own EfficientNet-Lite0 with a 10-class head, loaded with the state of the returned ``model``
+    (fetched as plain tensors), and that state as a dict."""
+    state = helpers("common").state(model)
+    return trusted.load_returned(BUDGET["backbone"], state, CALL), trusted.as_dict(state)
+
+
+def inputs(images: np.ndarray, labels) -> torch.Tensor:
+    """The statement's inputs for ``images``, computed here: resized to the budget's size, the backbone's mean/std."""
     mean, std = normalization(BUDGET["backbone"])
-    return cifar_oracles.accuracy_of(probes.logits(module.to_tensors, model, images, mean, std, BUDGET["size"]),
-                                     labels, what)
+    return cifar_oracles.reference_tensors(images, labels, mean, std, BUDGET["size"])[0]
 
 
-def train_and_measure(module, probes, seed_run, graded, seed: int, perturbation_seed: int, on_epoch=None) -> dict:
-    """One budgeted run on ``graded`` (the budget's subset): the model, its history, and the accuracies the
-    grader measures itself on the validation split and on the perturbed test subset."""
+def score(net, images: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the grader's network ``net`` on ``images``, 250 at a time (the trusted side's memory); the
+    labels never leave this process."""
+    correct = 0
+    for start in range(0, len(labels), 250):
+        part = slice(start, start + 250)
+        correct += round(trusted.accuracy(net, inputs(images[part], labels[part]), labels[part]) * len(labels[part]))
+    return correct / len(labels)
+
+
+def train_and_measure(module, helpers, seed_run, graded, seed: int, perturbation_seed: int, on_epoch=None) -> dict:
+    """One budgeted run on ``graded`` (the budget's subset): the model, its history, the backbone tensors that
+    differ from the grader's pristine copy, and the accuracies the grader measures itself, with its own network
+    loaded with the returned state, on the validation split and on the perturbed test subset."""
     train_set, (test_images, test_labels) = graded
     train_part, val_part = split(train_set)
     model, history = train(module, seed_run, train_part, val_part, seed, on_epoch)
+    net, state = trusted_model(helpers, model)
     perturbed = cifar_oracles.perturb(test_images, perturbation_seed, PERTURBATION)
-    return {"model": model, "history": history,
-            "val_accuracy": score(module, probes, model, *val_part, "validation"),
-            "test_accuracy": score(module, probes, model, perturbed, test_labels, "test")}
+    return {"model": model, "history": history, "net": net,
+            "moved": trusted.differing(trusted.pristine_state(BUDGET["backbone"]), state, skip=HEAD),
+            "val_accuracy": score(net, *val_part), "test_accuracy": score(net, perturbed, test_labels)}
 
 
 def scratch_accuracies(train_set, test, seed: int) -> list[float]:
@@ -90,16 +122,20 @@ def calibration_data():
     return subset(load_cifar10("train"), load_cifar10("test"))
 
 
+def local_helpers(name: str):
+    """The sandbox helper module ``name``, imported in this process (calibration runs the reference here)."""
+    return importlib.import_module(f"autograder.sandbox.helpers.{name}")
+
+
 def calibrate(module, data, seed: int, on_epoch=None) -> dict:
     """One calibration run of the reference: accuracy on the perturbed test subset (the graded value) and on
     the clean one (so the perturbation's effect is on record), the validation accuracy, and the best epoch
     of the LeNet from scratch on the same images and seed."""
     from autograder.repro import seed_everything
-    from autograder.sandbox.helpers import a6 as probes
 
-    run = train_and_measure(module, probes, seed_everything, data, seed, perturbation_seed=10_000 + seed,
+    run = train_and_measure(module, local_helpers, seed_everything, data, seed, perturbation_seed=10_000 + seed,
                             on_epoch=on_epoch)
-    clean = score(module, probes, run["model"], *data[1], "test")
+    clean = score(run["net"], *data[1])
     return {"value": run["test_accuracy"], "clean": clean, "val_accuracy": run["val_accuracy"],
             "curves": {"graded run": run["history"]},
             "scratch_best": max(scratch_accuracies(data[0], data[1], seed=seed))}

@@ -1,14 +1,17 @@
-"""A5: probe networks, batches and generators built next to the student's code, and reports of what it did.
+"""A5: probe networks, batches and generators built next to the student's code, values read back from it,
+and the record of fit's training runs.
 
 Nothing here knows an expected value: the trusted side builds the same networks
 and batches (this module is imported there too), runs its own steps on them and
-compares. Shapes: images (N, C, H, W) float tensors; labels (N,) int64.
+compares. A record of a training run is checked on the trusted side by replaying parts of it
+(``autograder/graders/a5/proof.py``, never shipped). Shapes: images (N, C, H, W) float tensors;
+labels (N,) int64.
 """
 import numpy as np
 import torch
 import torch.nn as nn
 
-from .common import outputs
+from . import training
 
 
 def small_net(seed: int = 0, batchnorm: bool = False, nested: bool = False) -> nn.Sequential:
@@ -71,12 +74,6 @@ def names_of(model: nn.Module, parameters) -> list | None:
     return [by_id.get(id(p), "<not a parameter of the model>") for p in items]
 
 
-def weight_names(weight_parameters, model: nn.Module) -> dict:
-    """Call ``weight_parameters(model)``; report the names of what it returned (see :func:`names_of`)."""
-    result = weight_parameters(model)
-    return {"names": names_of(model, result), "repr": repr(result)[:200]}
-
-
 def penalty_report(l2_penalty, model: nn.Module, lam: float) -> dict:
     """Call ``l2_penalty(model, lam)``; report its value and form, then backpropagate it when it is
     differentiable and report every parameter's gradient (None where none appeared)."""
@@ -129,38 +126,143 @@ def marker_of(model: nn.Module) -> float:
     return float(values[0]) if torch.all(values == values[0]) else float("nan")
 
 
-def run_curve(stopper_class, curve, patience: int, mode: str, restore_if_never: bool = False) -> dict:
-    """Feed ``curve`` to ``stopper_class(patience, mode=mode)`` epoch by epoch, the model's weights set to the
-    epoch number before each step, until a step returns something other than False.
 
-    Returns ``results`` (what each step returned: True/False, or the repr of anything else), ``stopped``
-    (the epoch of the first True, or None), ``best_epoch`` (the stopper's attribute) and ``marker`` (the
-    epoch number the model's weights hold at the end, after ``restore()`` when it never stopped and
-    ``restore_if_never``)."""
-    stopper = stopper_class(patience, mode=mode)
-    model = marked_model()
-    results, stopped = [], None
-    for epoch, metric in enumerate(curve):
+# ---------------------------------------------------------------- the recorded training runs of fit
+class AugmentedRecording(training.Recording):
+    """A training run recorded like :class:`autograder.sandbox.helpers.training.Recording`, where each batch image
+    may be a flipped, zero-padded crop of a training image, and dropout may zero activations.
+
+    For each optimizer step it writes down, for every image of the step's batch, which training image it is,
+    whether it is mirrored left-right and at which corner (dy, dx) of the image padded with ``padding`` zeros
+    (the normalized mean colour) its window starts; and, for each ``nn.Linear`` of that batch's forward pass,
+    which of its inputs are zero (bit-packed). Nothing here is believed: the trusted side rebuilds the
+    batches from its own copy of the images, applies the recorded zeros as dropout masks and replays."""
+
+    KEYS = 16  # pixels of the window's centre, always inside the original image, that name a candidate
+
+    def __init__(self, images: np.ndarray, mean, std, every: int, padding: int):
+        super().__init__(images, mean, std, every)
+        self.padding = padding
+        self.chw = np.ascontiguousarray(self.images.transpose(0, 3, 1, 2))  # (N, C, H, W) uint8
+        n, c, h, w = self.chw.shape
+        rng = np.random.default_rng(1)
+        self.key_c = rng.integers(0, c, self.KEYS)
+        self.key_i = rng.integers(padding, h - padding, self.KEYS)
+        self.key_j = rng.integers(padding, w - padding, self.KEYS)
+        self.windows: dict[bytes, list] = {}
+        for flip in (0, 1):
+            source = self.chw[:, :, :, ::-1] if flip else self.chw
+            for dy in range(2 * padding + 1):
+                for dx in range(2 * padding + 1):
+                    picked = np.ascontiguousarray(
+                        source[:, self.key_c, self.key_i + dy - padding, self.key_j + dx - padding])
+                    for index, row in enumerate(picked):
+                        self.windows.setdefault(row.tobytes(), []).append((index, flip, dy, dx))
+        self.fill = (np.asarray(mean, dtype=np.float64) * 255).reshape(-1, 1, 1)
+        self.window_mean = torch.tensor(mean, dtype=torch.float64).view(1, -1, 1, 1)
+        self.window_std = torch.tensor(std, dtype=torch.float64).view(1, -1, 1, 1)
+        self.zeros: list = []        # zero patterns of the Linear inputs since the last recognized batch
+        self.steps: list[dict] = []  # per recognized step: flips, corners, zero patterns
+
+    def on_forward(self, module, args) -> None:
+        if isinstance(module, nn.Linear):
+            if torch.is_grad_enabled() and module.training and args and isinstance(args[0], torch.Tensor):
+                zero = (args[0].detach().to("cpu") == 0).numpy()
+                self.zeros.append(torch.from_numpy(np.packbits(zero.reshape(len(zero), -1), axis=1)))
+            return
+        before = len(self.pending)
+        super().on_forward(module, args)
+        if len(self.pending) != before:
+            self.zeros = []
+
+    def _recognize(self, x: torch.Tensor):
+        """[(index, flip, dy, dx) per image] of batch ``x`` (B, C, H, W), or None if one is not a window."""
+        p = self.padding
         with torch.no_grad():
-            for p in model.parameters():
-                p.fill_(float(epoch))
-        result = stopper.step(metric, model)
-        if isinstance(result, (bool, np.bool_)):
-            results.append(bool(result))
-        else:
-            results.append(repr(result)[:200])
-            break
-        if result:
-            stopped = epoch
-            break
-    if stopped is None and restore_if_never:
-        stopper.restore(model)
-    best = getattr(stopper, "best_epoch", None)
-    return {"results": results, "stopped": stopped, "marker": marker_of(model),
-            "best_epoch": int(best) if isinstance(best, (int, np.integer)) else repr(best)[:200]}
+            value = ((x.detach().to("cpu", torch.float64) * self.window_std + self.window_mean) * 255).numpy()
+        centre = value[:, :, p:value.shape[2] - p, p:value.shape[3] - p]
+        pixels = np.round(centre)
+        if not (np.abs(centre - pixels) < 0.05).all() or pixels.min() < 0 or pixels.max() > 255:
+            return None
+        keys = np.round(value[:, self.key_c, self.key_i, self.key_j]).astype(np.uint8)
+        found = []
+        for image, key in zip(value, keys):
+            match = next((c for c in self.windows.get(key.tobytes(), ()) if self._is_window(image, *c)), None)
+            if match is None:
+                return None
+            found.append(match)
+        return found
+
+    def _is_window(self, image: np.ndarray, index: int, flip: int, dy: int, dx: int) -> bool:
+        p, (_, h, w) = self.padding, image.shape
+        source = self.chw[index, :, :, ::-1] if flip else self.chw[index]
+        padded = np.broadcast_to(self.fill, (source.shape[0], h + 2 * p, w + 2 * p)).copy()
+        padded[:, p:p + h, p:p + w] = source
+        return bool((np.abs(padded[:, dy:dy + h, dx:dx + w] - image) < 0.05).all())
+
+    def on_step(self, optimizer, args, kwargs) -> None:
+        if self.optimizer is None:
+            self.optimizer = optimizer
+        if optimizer is not self.optimizer:
+            self.other_optimizers += 1
+            return
+        batch = self.pending[-1][1] if self.pending else None
+        self.pending = []
+        self.sizes.append(-1 if batch is None else len(batch))
+        if batch is not None:
+            found = np.array(batch, dtype=np.int64).reshape(-1, 4)
+            self.indices.append(found[:, 0])
+            self.steps.append({"flips": torch.from_numpy(found[:, 1].astype(np.uint8)),
+                               "corners": torch.from_numpy(found[:, 2:].astype(np.uint8)), "zeros": self.zeros})
+        self.zeros = []
+        if (len(self.sizes) - 1) % self.every == 0:
+            self.checkpoints.append(self._snapshot(len(self.sizes) - 1))
+
+    def _snapshot(self, step: int) -> dict:
+        snapshot = super()._snapshot(step)
+        snapshot.pop("state", None)  # the momentum buffers are sent once, as "buffers"
+        return snapshot
+
+    def summary(self) -> dict:
+        return {**super().summary(), "steps_seen": self.steps}
 
 
-def logits(model: nn.Module, x: torch.Tensor, batch: int = 1000) -> torch.Tensor:
-    """The model's outputs for the normalized images ``x`` (N, 3, 32, 32), in eval mode, without autograd.
-    No label is involved: the trusted side keeps them and scores the outputs."""
-    return outputs(model, x, batch=batch)
+def start_recording(images, mean, std, every: int = 8, padding: int = 4) -> AugmentedRecording:
+    """Begin recording every optimizer step in this process (the grader then calls ``fit`` itself);
+    :func:`finish_recording` ends it and returns the record as plain data."""
+    recording = AugmentedRecording(images, mean, std, every, padding)
+    recording.hooks = [training.register_module_forward_pre_hook(recording.on_forward),
+                       training.register_optimizer_step_pre_hook(recording.on_step)]
+    return recording
+
+
+def finish_recording(recording: AugmentedRecording) -> dict:
+    """Stop ``recording`` and return its summary."""
+    return training.finish(recording)
+
+
+def seed(value: int) -> None:
+    """``torch.manual_seed(value)`` in this process (so a network built next is the one ``fit(seed=value)`` builds)."""
+    torch.manual_seed(value)
+
+
+def fill_parameters(model: nn.Module, value: float) -> None:
+    """Set every parameter of ``model`` to ``value`` (the early-stopping graders' epoch marker)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float(value))
+
+
+class Kept(torch.Tensor):
+    """A tensor kept next to the student's code: the grader holds a handle, passes it to student code and reads
+    it back with :func:`plain` (to see whether the call changed it)."""
+
+
+def keep(x: torch.Tensor) -> torch.Tensor:
+    """A copy of ``x`` that stays in this process (the grader gets a handle)."""
+    return x.detach().clone().as_subclass(Kept)
+
+
+def plain(x) -> torch.Tensor:
+    """The current content of ``x`` (a kept tensor, or what student code returned for one) as a plain tensor."""
+    return x.detach().clone().as_subclass(torch.Tensor) if isinstance(x, torch.Tensor) else x

@@ -155,3 +155,66 @@ def logits(to_tensors, model: nn.Module, images: np.ndarray, mean, std, size: in
     the trusted side keeps them."""
     return outputs(model, images, lambda part: to_tensors(part, np.zeros(len(part), dtype=np.int64), mean, std, size)[0],
                    batch)
+
+
+# -- inputs for the student's functions, and values read back (the trusted side computes the verdict) ----------
+def loader(x: torch.Tensor, y: torch.Tensor, batch: int) -> torch.utils.data.DataLoader:
+    """A ``DataLoader`` over ``TensorDataset(x, y)``, batches of ``batch`` in order (as ``make_loader(...,
+    shuffle=False)`` gives): ``len(loader.dataset)``, ``loader.sampler`` and ``loader.batch_size`` work as usual.
+    It has a generator of its own, so iterating it draws nothing from torch's global random generator."""
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch, shuffle=False,
+                                       generator=torch.Generator().manual_seed(0))
+
+
+def sgd(model: nn.Module, lr: float, momentum: float = 0.0) -> torch.optim.SGD:
+    """SGD over every parameter of ``model`` (frozen or not)."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+
+
+def seed(value: int) -> None:
+    """``torch.manual_seed(value)``: the dropout masks of the next forward passes, the same on both sides."""
+    torch.manual_seed(value)
+
+
+def set_mode(model: nn.Module, training: bool) -> None:
+    """``model.train(training)``: the mode a model is in when it is handed to student code."""
+    model.train(training)
+
+
+def steps(model: nn.Module, optimizer, batches) -> None:
+    """One step of ``optimizer`` per (xb, yb) of ``batches`` on the cross-entropy, with the model in eval mode
+    (BatchNorm statistics and dropout fixed): zero_grad, forward, loss, backward, step. Whatever the optimizer
+    holds and requires gradients moves; the trusted side runs the same steps on its own copy."""
+    model.eval()
+    for xb, yb in batches:
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(xb), yb).backward()
+        optimizer.step()
+
+
+def forward_as_is(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
+    """``model(x)`` in whatever modes its modules are in (nothing switched), torch seeded by ``seed`` just before
+    (dropout masks), without autograd. BatchNorm layers in train mode update their running statistics."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return torch.as_tensor(model(x)).detach().float().cpu().as_subclass(torch.Tensor)
+
+
+class ForwardWatch:
+    """The (training mode, gradients enabled) of each forward pass of a model, for feedback only."""
+
+    def __init__(self, model: nn.Module):
+        self.seen: list = []
+        self.hook = model.register_forward_pre_hook(
+            lambda module, args: self.seen.append([bool(module.training), torch.is_grad_enabled()]))
+
+
+def watch_forward(model: nn.Module) -> ForwardWatch:
+    """Start watching ``model``'s forward passes (feedback only: the grader never scores what this reports)."""
+    return ForwardWatch(model)
+
+
+def forwards_seen(watch: ForwardWatch) -> list:
+    """Stop ``watch`` and return what it saw: a [training, grad enabled] pair per forward pass."""
+    watch.hook.remove()
+    return watch.seen

@@ -19,6 +19,7 @@ from autograder.graders.a5 import checks
 from autograder.graders.cifar_checks import check_history
 from autograder.sandbox.helpers import a5 as local
 
+LENET_SHAPES = [[6, 3, 5, 5], [6], [16, 6, 5, 5], [16], [120, 400], [120], [84, 120], [84], [10, 84], [10]]
 WEIGHT_NAMES = ["0.weight", "3.weight", "5.weight"]  # the Conv2d and the two Linear layers of small_net()
 WEIGHTS_HINT = T("weights are the `weight` tensors of the Conv and Linear layers; biases are never penalized.",
                  "los pesos son los tensores `weight` de las capas Conv y Linear; los sesgos nunca se penalizan.")
@@ -37,21 +38,23 @@ def check_scalar_tensor(report: dict, call: str) -> None:
 def test_penalty_of_a_small_network(reg, probes):
     """weight_parameters and l2_penalty on a small CNN: lambda * sum of squared weights, biases excluded"""
     model, twin = probes.small_net(), local.small_net()
-    check_equal(probes.weight_names(reg.weight_parameters, model)["names"], WEIGHT_NAMES,
+    check_equal(checks.weight_names(reg.weight_parameters(model), twin), WEIGHT_NAMES,
                 call="names of weight_parameters(model)", hint=WEIGHTS_HINT)
     lam = 0.01
-    got = probes.penalty_report(reg.l2_penalty, model, lam)
-    check_scalar_tensor(got, f"l2_penalty(model, {lam})")
+    returned = reg.l2_penalty(model, lam)
+    value, scalar = checks.penalty_value(returned)
+    check_scalar_tensor({"tensor": scalar, "shape": [] if scalar else None, "value": value, "repr": repr(returned)[:200]},
+                        f"l2_penalty(model, {lam})")
     squares = {name: float((p.detach() ** 2).sum()) for name, p in twin.named_parameters()}
     expected = lam * sum(squares[name] for name in WEIGHT_NAMES)
-    if math.isclose(got["value"], lam * sum(squares.values()), rel_tol=1e-9):
+    if math.isclose(value, lam * sum(squares.values()), rel_tol=1e-9):
         fail(T("l2_penalty(model, 0.01) = {g:.6f} includes the biases; expected {e:.6f}.",
                "l2_penalty(model, 0.01) = {g:.6f} incluye los sesgos; se esperaba {e:.6f}.")
-             .format(g=got["value"], e=expected), WEIGHTS_HINT)
-    check_close(np.array(got["value"]), np.array(expected), name="penalty", call="l2_penalty(model, 0.01)", rtol=1e-9,
+             .format(g=value, e=expected), WEIGHTS_HINT)
+    check_close(np.array(value), np.array(expected), name="penalty", call="l2_penalty(model, 0.01)", rtol=1e-9,
                 hint=T("lambda * sum over the weights of w^2 (the PUC deck's Omega(theta) = sum w^2).",
                        "lambda * suma sobre los pesos de w^2 (Omega(theta) = suma de w^2, transparencias de la PUC)."))
-    check_equal(probes.penalty_report(reg.l2_penalty, model, 0.0)["value"], 0.0, call="float(l2_penalty(model, 0.0))")
+    check_equal(checks.penalty_value(reg.l2_penalty(model, 0.0))[0], 0.0, call="float(l2_penalty(model, 0.0))")
 
 
 @pytest.mark.task("5.1")
@@ -165,7 +168,7 @@ def check_step_results(seen: dict, call: str) -> None:
 def test_early_stopping_on_a_scripted_curve(reg, probes):
     """EarlyStopping(patience=3) on accuracies 0.50 0.60 0.70 0.65 0.68 0.69: stops at epoch 5 with epoch 2's weights"""
     curve = [0.50, 0.60, 0.70, 0.65, 0.68, 0.69, 0.66, 0.75]
-    seen = probes.run_curve(reg.EarlyStopping, curve, 3, "max")
+    seen = checks.run_curve(reg, probes, curve, 3, "max")
     check_step_results(seen, f"EarlyStopping(3) on {curve}")
     check_equal(seen["stopped"], 5, call="the epoch (0, 1, ...) at which step() first returned True, for " + str(curve),
                 hint=T("the best accuracy is 0.70 at epoch 2; epochs 3, 4 and 5 do not improve it, so with patience 3 "
@@ -205,11 +208,25 @@ def test_flip_and_crop_shapes_and_content(reg, probes):
 
 
 @pytest.mark.task("5.6")
-def test_fit_history_on_a_small_set(reg, probes):
-    """fit with L2, dropout and augmentation on 64 images: a model and a history per epoch, on the validation set"""
+def test_fit_history_on_a_small_set(reg, probes, common):
+    """fit with L2, dropout and augmentation on 64 images: the LeNet (weights moved from the initialization) and a
+    history per epoch, on the validation set"""
     images, labels = checks.synthetic_images(64)
-    model, history = reg.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16,
-                             l2=0.001, dropout=0.3, augment=True, seed=0)
+    result = reg.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16,
+                     l2=0.001, dropout=0.3, augment=True, seed=0)
+    if not (isinstance(result, tuple) and len(result) == 2):
+        fail(T("fit returned {v!r}; expected a tuple (model, history).",
+               "fit devolvió {v!r}; se esperaba una tupla (model, history).").format(v=result))
+    model, history = result
     check_history(history, ["train_accuracy", "train_loss", "val_accuracy"], 2, "fit(...)")
-    check_equal(list(probes.logits(model, torch.zeros(1, 3, 32, 32)).shape), [1, 10],
-                call="fit(...)[0](zeros(1, 3, 32, 32)).shape")
+    state = common.state(model)
+    check_equal([list(t.shape) if isinstance(t, torch.Tensor) else None for _, t in state]
+                if isinstance(state, list) and all(isinstance(i, list) and len(i) == 2 for i in state) else None,
+                LENET_SHAPES, call="[p.shape for p in fit(...)[0].state_dict().values()]",
+                hint=T("fit trains build_lenet(dropout): dropout adds no parameters.",
+                       "fit entrena build_lenet(dropout): el dropout no añade parámetros."))
+    probes.seed(0)  # fit(seed=0) seeds torch so before building its LeNet
+    fresh = common.state(reg.build_lenet(0.3))
+    if all(isinstance(a[1], torch.Tensor) and torch.equal(a[1], b[1]) for a, b in zip(state, fresh)):
+        fail(T("the model fit returned has the weights of a freshly built LeNet: it was not trained.",
+               "el modelo que devolvió fit tiene los pesos de una LeNet recién creada: no se entrenó."))
