@@ -34,15 +34,23 @@ from autograder import course
 from autograder.course import CourseError
 
 
-def _reference_module(assignment: course.Assignment):
+def _reference_module(assignment: course.Assignment, mutations=(), tag: str = ""):
+    """The reference solution imported here; ``mutations`` ((old, new) source replacements, each found exactly
+    once) make a valid variant of it, a design choice the statement leaves open."""
     root = course.repo_root()
     if root is None:
         raise CourseError("calibration runs in the course repository (it trains the reference in solutions/)")
     name = assignment.modules[0]
     path = root / "solutions" / assignment.id / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"reference_{assignment.id}_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    source = path.read_text(encoding="utf-8")
+    for old, new in mutations:
+        if source.count(old) != 1:
+            raise CourseError(f"calibration variant {tag!r}: {old!r} is not found exactly once in {path}")
+        source = source.replace(old, new)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(
+        f"reference_{assignment.id}_{name}{'_' + tag if tag else ''}", loader=None))
+    module.__file__ = str(path)
+    exec(compile(source, str(path), "exec"), module.__dict__)
     return module
 
 
@@ -55,20 +63,51 @@ def run(assignment_id: str, seeds: list[int] | None = None, on_step=None, curves
         raise CourseError(f"assignment {assignment_id} has nothing to calibrate (no [calibration] and measure.py)")
     seeds = list(seeds or settings["seeds"])
     measure = importlib.import_module(f"autograder.graders.{assignment_id}.measure")
-    reference = _reference_module(assignment)
+    variants = {} if curves_only else dict(getattr(measure, "CALIBRATION_VARIANTS", {}))
     data = measure.calibration_data()
-    measured = []
-    for seed in seeds:
-        label = f"seed {seed}"
-        epochs = assignment.budget.get("epochs", 0)
-        step = (lambda epoch, history, label=label: on_step(label, epoch + 1, epochs)) if on_step else None
-        measured.append(measure.calibrate(reference, data, seed, on_epoch=step))
+    epochs = assignment.budget.get("epochs", 0)
+
+    def measure_all(module, prefix: str) -> list:
+        measured = []
+        for seed in seeds:
+            label = f"{prefix}seed {seed}"
+            step = (lambda epoch, history, label=label: on_step(label, epoch + 1, epochs)) if on_step else None
+            measured.append(measure.calibrate(module, data, seed, on_epoch=step))
+        return measured
+
+    measured = measure_all(_reference_module(assignment), "")
     histories = [m.pop("curves", {}) for m in measured if isinstance(m, dict)]
     write_curves(assignment.curves_file, seeds, histories)
     if curves_only:
         return {"seeds": seeds, "curves": str(assignment.curves_file)}
-    result = summarize(seeds, measured, float(settings.get("margin", 0.0)), settings.get("false_failure"))
+    margin, false_failure = float(settings.get("margin", 0.0)), settings.get("false_failure")
+    result = summarize(seeds, measured, margin, false_failure)
+    if variants:
+        result = with_variants(result, {name: summarize(seeds, _without_curves(measure_all(
+            _reference_module(assignment, mutations, name), f"{name}, ")), margin, false_failure)
+            for name, mutations in variants.items()})
     write(assignment.calibration_file, assignment, result)
+    return result
+
+
+def _without_curves(measured: list) -> list:
+    for m in measured:
+        if isinstance(m, dict):
+            m.pop("curves", None)
+    return measured
+
+
+def with_variants(reference: dict, variants: dict[str, dict]) -> dict:
+    """The calibration record of the reference and of its valid variants: the pass mark is the lowest of their
+    thresholds, so that each variant, like the reference, fails with at most the stated probability; each
+    variant's values, mean, std and threshold are kept as ``variant_<name>_...``."""
+    result = dict(reference)
+    result["reference_threshold"] = reference["threshold"]
+    for name, summary in variants.items():
+        for key in ("values", "mean", "std", "threshold"):
+            result[f"variant_{name}_{key}"] = summary[key]
+    result["threshold"] = min([reference["threshold"]] + [v["threshold"] for v in variants.values()])
+    result["variants"] = sorted(variants)
     return result
 
 

@@ -176,9 +176,9 @@ def test_a_model_that_does_not_learn_scores_nothing_whatever_it_returns_or_reads
     near_chance = chance is not None and float(chance.group(1) or 0) < 20 and float(chance.group(2) or 0) < 5
     # or, where the grader evaluates the returned weights itself, refused as not the statement's network
     assert "expected logits" in feedback or near_chance or "state_dict" in feedback, feedback
-    # A6: the returned state does not fit the grader's EfficientNet-Lite0, so the history is not compared either;
-    # A5: both tests share the experiment, refused for the same state before any history is read
-    claim = "state_dict" if assignment in ("a5", "a6") else "0.95"
+    # the returned state does not fit the grader's network (A4's LeNet, A6's EfficientNet-Lite0 with a new head),
+    # so the history is not compared either; A5: both tests share the experiment, refused for the same state
+    claim = "state_dict"
     assert tests[history].outcome.status == "failed" and claim in tests[history].outcome.feedback
 
 

@@ -141,6 +141,135 @@ def _normalization_of(record):
     return value if ok else False
 
 
+def unreadable(call: str) -> Proof:
+    return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
+
+
+def check_schedule(record: dict, *, n_train: int, epochs: int, batch_size: int, call: str,
+                   unrecognized: T | None = None):
+    """(refusal or None, the batches as index arrays): the record's optimizer steps are ``epochs`` passes over
+    the ``n_train`` training images, each a permutation of them in batches of ``batch_size``, one step per batch,
+    every batch recognized as training images (``unrecognized`` overrides what is said if one was not)."""
+    sizes, indices = record.get("sizes"), record.get("indices")
+    steps_per_epoch = math.ceil(n_train / batch_size)
+    expected_steps = epochs * steps_per_epoch
+    if not (isinstance(sizes, torch.Tensor) and isinstance(indices, torch.Tensor) and sizes.dim() == 1):
+        return unreadable(call), []
+    sizes = sizes.to(torch.int64).numpy()
+    if len(sizes) != expected_steps:
+        return _refuse("{c} made {n} optimizer steps; {e} epochs over {N} images in batches of {b} are {m} steps "
+                       "(one optimizer.step() per batch).",
+                       "{c} hizo {n} pasos del optimizador; {e} épocas sobre {N} imágenes en batches de {b} son {m} "
+                       "pasos (un optimizer.step() por batch).",
+                       c=call, n=len(sizes), e=epochs, N=n_train, b=batch_size, m=expected_steps), []
+    if (sizes < 0).any():
+        step = int(np.argmax(sizes < 0)) + 1
+        return (Proof(False, unrecognized.format(c=call, s=step)) if unrecognized is not None else _refuse(
+            "a batch of {c} that the optimizer stepped on was not made of the training images it was "
+            "given, normalized as the statement says (step {s}).",
+            "un batch de {c} con el que el optimizador dio un paso no estaba formado por las imágenes de "
+            "entrenamiento recibidas, normalizadas como dice el enunciado (paso {s}).", c=call, s=step)), []
+    indices = indices.to(torch.int64).numpy()
+    if int(sizes.sum()) != len(indices):
+        return unreadable(call), []
+    last = n_train - (steps_per_epoch - 1) * batch_size
+    if not np.array_equal(sizes, np.array(([batch_size] * (steps_per_epoch - 1) + [last]) * epochs)):
+        return _refuse("the batches of {c} do not have {b} images each (the last of an epoch {l}).",
+                       "los batches de {c} no tienen {b} imágenes cada uno (el último de cada época, {l}).",
+                       c=call, b=batch_size, l=last), []
+    for epoch, seen in enumerate(indices.reshape(epochs, n_train)):
+        if not np.array_equal(np.sort(seen), np.arange(n_train)):
+            return _refuse("epoch {e} of {c} did not use every training image exactly once.",
+                           "la época {e} de {c} no usó cada imagen de entrenamiento exactamente una vez.",
+                           c=call, e=epoch + 1), []
+    return None, np.split(indices, np.cumsum(sizes)[:-1])
+
+
+def sgd_group_problem(group, lr: float, momentum: float) -> bool:
+    """True unless ``group`` (a recorded param group) is the statement's SGD: lr, momentum, nothing else."""
+    return not (isinstance(group, dict) and group.get("lr") == lr and group.get("momentum") == momentum
+                and not group.get("weight_decay") and not group.get("dampening") and group.get("nesterov") is False)
+
+
+SGD_REFUSAL = T("the optimizer of {c} is not the statement's: expected SGD with lr={lr}, momentum={m} (no weight "
+                "decay, dampening or Nesterov); it has {g}.",
+                "el optimizador de {c} no es el del enunciado: se esperaba SGD con lr={lr}, momentum={m} (sin weight "
+                "decay, dampening ni Nesterov); tiene {g}.")
+
+
+def check_checkpoints(record: dict, *, template: list[torch.Tensor], expected_steps: int, call: str,
+                      group_problem, group_refusal: T, buffers: bool = True) -> Proof | None:
+    """The record's checkpoints start at step 0 and end after the last step, each holds exactly the statement's
+    parameters (shapes and dtypes of ``template``) and, with ``buffers``, momentum buffers of the same shapes;
+    ``group_problem(group)`` is True for a param group that is not the statement's optimizer (then
+    ``group_refusal`` formatted with ``c`` and ``g`` is said); one optimizer only."""
+    checkpoints = record.get("checkpoints")
+    if not isinstance(checkpoints, list) or len(checkpoints) < 2 or not all(isinstance(c, dict) for c in checkpoints):
+        return unreadable(call)
+    steps = [c.get("step") for c in checkpoints]
+    if steps[0] != 0 or steps[-1] != expected_steps or any(not isinstance(s, int) for s in steps) \
+            or steps != sorted(set(steps)):
+        return unreadable(call)
+    for checkpoint in checkpoints:
+        ok = _is_tensor_list(checkpoint.get("params"), len(template)) and all(
+            a.shape == b.shape and a.dtype == b.dtype for a, b in zip(checkpoint["params"], template))
+        if buffers:
+            kept = checkpoint.get("buffers")
+            ok = ok and isinstance(kept, list) and len(kept) == len(template) and all(
+                b is None or (isinstance(b, torch.Tensor) and b.shape == p.shape) for b, p in zip(kept, template))
+        if not ok:
+            return _refuse("the optimizer of {c} does not hold exactly the parameters of the statement's network.",
+                           "el optimizador de {c} no contiene exactamente los parámetros de la red del enunciado.",
+                           c=call)
+        for group in checkpoint.get("groups") or [None]:
+            if group_problem(group):
+                return Proof(False, group_refusal.format(c=call, g=group))
+    if record.get("other_optimizers"):
+        return _refuse("{c} stepped more than one optimizer.", "{c} usó más de un optimizador.", c=call)
+    return None
+
+
+def check_ends(checkpoints: list[dict], *, final_params: list[torch.Tensor], call: str,
+               init_problem: str | None) -> Proof | None:
+    """The first checkpoint is a fresh initialization (``init_problem``: None, or the tensor that is not) and the
+    last one is, bit for bit, the graded model (``final_params``)."""
+    if init_problem is not None:
+        return _refuse("training in {c} did not start from a fresh initialization of the network ('{p}' is not "
+                       "uniform within PyTorch's default bound): weights brought from elsewhere earn no points.",
+                       "el entrenamiento de {c} no empezó desde una inicialización nueva de la red ('{p}' no es "
+                       "uniforme dentro de la cota por defecto de PyTorch): unos pesos traídos de fuera no puntúan.",
+                       c=call, p=init_problem)
+    last = checkpoints[-1]["params"]
+    if not (len(final_params) == len(last) and all(
+            a.shape == b.shape and torch.equal(a, b) for a, b in zip(final_params, last))):
+        return _refuse("the returned model is not the one {c} trained: its weights differ from the optimizer's "
+                       "after the last step.",
+                       "el modelo devuelto no es el que entrenó {c}: sus pesos difieren de los del optimizador "
+                       "tras el último paso.", c=call)
+    return None
+
+
+def choose_segments(checkpoints: list[dict], random_segments: int, largest_segments: int) -> list[int]:
+    """Which stretches (checkpoint i to i + 1) to replay, decided now, after the record is in hand: the first and
+    the last, the ``largest_segments`` that moved the parameters most, and ``random_segments`` drawn with
+    ``secrets`` among the others."""
+    count = len(checkpoints) - 1
+    moves = [float((_flat(b["params"]) - _flat(a["params"])).norm()) for a, b in zip(checkpoints, checkpoints[1:])]
+    chosen = {0, count - 1} | set(sorted(range(count), key=lambda i: -moves[i])[:largest_segments])
+    rest = [i for i in range(count) if i not in chosen]
+    chosen |= set(secrets.SystemRandom().sample(rest, min(random_segments, len(rest))))
+    return sorted(chosen)
+
+
+def replay_refusal(start: dict, end: dict, call: str, rule: T) -> T:
+    """What is said when the stretch from ``start`` to ``end`` is not a replay of ``rule`` (the update's name)."""
+    return T("replaying steps {a}-{b} of {c} with the statement's update rule on the given images does not give the "
+             "weights it reached: they were not trained on the data given (or not with ",
+             "al repetir los pasos {a}-{b} de {c} con la regla de actualización del enunciado sobre las imágenes "
+             "recibidas no se obtienen los pesos que alcanzó: no se entrenaron con los datos dados (o no con ").format(
+        a=start["step"] + 1, b=end["step"], c=call) + rule + T(").", ").")
+
+
 def verify(record, *, build, inputs=None, labels, n_train: int, final_params: list[torch.Tensor], epochs: int,
            batch_size: int, lr: float, momentum: float, random_segments: int = 6, largest_segments: int = 2,
            tolerance: float = 1e-3, call: str = "fit", images: np.ndarray | None = None, mean=None,
@@ -153,89 +282,31 @@ def verify(record, *, build, inputs=None, labels, n_train: int, final_params: li
     are replayed as they were); ``labels`` (N,) are the grader's labels; ``final_params`` are the graded model's
     parameters as fetched from the student process."""
     if not isinstance(record, dict):
-        return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
+        return unreadable(call)
     if images is not None:
         normalization = _normalization_of(record)
         if normalization is False:
-            return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
+            return unreadable(call)
         inputs = pixel_inputs(images, mean, std, normalization)
-    sizes, indices, checkpoints = record.get("sizes"), record.get("indices"), record.get("checkpoints")
-    steps_per_epoch = math.ceil(n_train / batch_size)
-    expected_steps = epochs * steps_per_epoch
-    if not (isinstance(sizes, torch.Tensor) and isinstance(indices, torch.Tensor) and isinstance(checkpoints, list)):
-        return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
-    sizes = sizes.to(torch.int64).numpy()
-    if len(sizes) != expected_steps:
-        return _refuse("{c} made {n} optimizer steps; {e} epochs over {N} images in batches of {b} are {m} steps "
-                       "(one optimizer.step() per batch).",
-                       "{c} hizo {n} pasos del optimizador; {e} épocas sobre {N} imágenes en batches de {b} son {m} "
-                       "pasos (un optimizer.step() por batch).",
-                       c=call, n=len(sizes), e=epochs, N=n_train, b=batch_size, m=expected_steps)
-    if (sizes < 0).any():
-        return _refuse("a batch of {c} that the optimizer stepped on was not made of the training images it was "
-                       "given, normalized as the statement says (step {s}).",
-                       "un batch de {c} con el que el optimizador dio un paso no estaba formado por las imágenes de "
-                       "entrenamiento recibidas, normalizadas como dice el enunciado (paso {s}).",
-                       c=call, s=int(np.argmax(sizes < 0)))
-    indices = indices.to(torch.int64).numpy()
-    if int(sizes.sum()) != len(indices):
-        return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
-    last = n_train - (steps_per_epoch - 1) * batch_size
-    want_sizes = np.array(([batch_size] * (steps_per_epoch - 1) + [last]) * epochs)
-    if not np.array_equal(sizes, want_sizes):
-        return _refuse("the batches of {c} do not have {b} images each (the last of an epoch {l}).",
-                       "los batches de {c} no tienen {b} imágenes cada uno (el último de cada época, {l}).",
-                       c=call, b=batch_size, l=last)
-    per_epoch = indices.reshape(epochs, n_train)
-    for epoch, seen in enumerate(per_epoch):
-        if not np.array_equal(np.sort(seen), np.arange(n_train)):
-            return _refuse("epoch {e} of {c} did not use every training image exactly once.",
-                           "la época {e} de {c} no usó cada imagen de entrenamiento exactamente una vez.",
-                           c=call, e=epoch + 1)
-    batches = np.split(indices, np.cumsum(sizes)[:-1])
-    every_steps = [c.get("step") if isinstance(c, dict) else None for c in checkpoints]
-    if len(checkpoints) < 2 or every_steps[0] != 0 or every_steps[-1] != expected_steps or any(
-            not isinstance(s, int) for s in every_steps) or every_steps != sorted(set(every_steps)):
-        return _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
+    refusal, batches = check_schedule(record, n_train=n_train, epochs=epochs, batch_size=batch_size, call=call)
+    if refusal is not None:
+        return refusal
     template = list(build().parameters())
-    for checkpoint in checkpoints:
-        ok = _is_tensor_list(checkpoint.get("params"), len(template)) and all(
-            a.shape == b.shape for a, b in zip(checkpoint["params"], template))
-        buffers = checkpoint.get("buffers")
-        ok = ok and isinstance(buffers, list) and len(buffers) == len(template) and all(
-            b is None or (isinstance(b, torch.Tensor) and b.shape == p.shape) for b, p in zip(buffers, template))
-        if not ok:
-            return _refuse("the optimizer of {c} does not hold exactly the parameters of the statement's network.",
-                           "el optimizador de {c} no contiene exactamente los parámetros de la red del enunciado.",
-                           c=call)
-        for group in checkpoint.get("groups") or [None]:
-            if not (isinstance(group, dict) and group.get("lr") == lr and group.get("momentum") == momentum
-                    and not group.get("weight_decay") and not group.get("dampening") and group.get("nesterov") is False):
-                return _refuse("the optimizer of {c} is not the statement's: expected SGD with lr={lr}, momentum={m} "
-                               "(no weight decay, dampening or Nesterov); it has {g}.",
-                               "el optimizador de {c} no es el del enunciado: se esperaba SGD con lr={lr}, momentum={m} "
-                               "(sin weight decay, dampening ni Nesterov); tiene {g}.", c=call, lr=lr, m=momentum, g=group)
-    if record.get("other_optimizers"):
-        return _refuse("{c} stepped more than one optimizer.", "{c} usó más de un optimizador.", c=call)
-    problem = default_init_problem(checkpoints[0]["params"], build())
-    if problem is not None:
-        return _refuse("training in {c} did not start from a fresh initialization of the network ('{p}' is not "
-                       "uniform within PyTorch's default bound): weights brought from elsewhere earn no points.",
-                       "el entrenamiento de {c} no empezó desde una inicialización nueva de la red ('{p}' no es "
-                       "uniforme dentro de la cota por defecto de PyTorch): unos pesos traídos de fuera no puntúan.",
-                       c=call, p=problem)
-    if not (len(final_params) == len(template) and all(
-            a.shape == b.shape and torch.equal(a, b) for a, b in zip(final_params, checkpoints[-1]["params"]))):
-        return _refuse("the returned model is not the one {c} trained: its weights differ from the optimizer's "
-                       "after the last step.",
-                       "el modelo devuelto no es el que entrenó {c}: sus pesos difieren de los del optimizador "
-                       "tras el último paso.", c=call)
-    count = len(checkpoints) - 1
-    moves = [float((_flat(b["params"]) - _flat(a["params"])).norm()) for a, b in zip(checkpoints, checkpoints[1:])]
-    chosen = {0, count - 1} | set(sorted(range(count), key=lambda i: -moves[i])[:largest_segments])
-    rest = [i for i in range(count) if i not in chosen]
-    chosen |= set(secrets.SystemRandom().sample(rest, min(random_segments, len(rest))))
-    proof = Proof(True, replayed=sorted(chosen), segments=count)
+    refusal = check_checkpoints(record, template=template, expected_steps=len(batches), call=call,
+                                group_problem=lambda g: sgd_group_problem(g, lr, momentum),
+                                group_refusal=SGD_REFUSAL.format(c="{c}", lr=lr, m=momentum, g="{g}"))
+    if refusal is not None:
+        return refusal
+    checkpoints = record["checkpoints"]
+    refusal = check_ends(checkpoints, final_params=final_params, call=call,
+                         init_problem=default_init_problem(checkpoints[0]["params"], build()))
+    if refusal is not None:
+        return refusal
+    proof = Proof(True, replayed=choose_segments(checkpoints, random_segments, largest_segments),
+                  segments=len(checkpoints) - 1)
+    rule = T("SGD, lr={lr}, momentum={m}, cross-entropy loss, one zeroed gradient per batch",
+             "SGD, lr={lr}, momentum={m}, entropía cruzada y el gradiente puesto a cero en cada batch").format(
+        lr=lr, m=momentum)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the student process trains; the result does not depend on it beyond rounding
     try:
@@ -250,15 +321,8 @@ def verify(record, *, build, inputs=None, labels, n_train: int, final_params: li
             missing = any((a is None) != (b is None) for a, b in zip(buffers, end["buffers"]))
             proof.worst = max(proof.worst, gap / (scale + 1e-12))
             if gap > tolerance * scale + 1e-6 or buffer_gap > tolerance or missing:
-                return Proof(False, T(
-                    "replaying steps {a}-{b} of {c} with the statement's update rule on the given images does not "
-                    "give the weights it reached: they were not trained on the data given (or not with SGD, "
-                    "lr={lr}, momentum={m}, cross-entropy loss, one zeroed gradient per batch).",
-                    "al repetir los pasos {a}-{b} de {c} con la regla de actualización del enunciado sobre las "
-                    "imágenes recibidas no se obtienen los pesos que alcanzó: no se entrenaron con los datos dados "
-                    "(o no con SGD, lr={lr}, momentum={m}, entropía cruzada y el gradiente puesto a cero en cada batch).")
-                    .format(a=start["step"] + 1, b=end["step"], c=call, lr=lr, m=momentum),
-                    replayed=proof.replayed, worst=proof.worst, segments=count)
+                return Proof(False, replay_refusal(start, end, call, rule), replayed=proof.replayed,
+                             worst=proof.worst, segments=proof.segments)
     finally:
         torch.set_num_threads(threads)
     return proof

@@ -27,14 +27,14 @@ drop (at the right rate); see the README of the A5 grader notes for what an atta
 from __future__ import annotations
 
 import math
-import secrets
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-from autograder.graders import trusted_models
-from autograder.graders.training_proof import Proof, _flat, _is_tensor_list, _refuse, default_init_problem
+from autograder.feedback import T
+from autograder.graders import training_proof, trusted_models
+from autograder.graders.training_proof import Proof, _flat, _refuse, default_init_problem
 
 FALSE_REJECTION = 1e-7  # of each statistical check of a correct run (Hoeffding)
 
@@ -90,51 +90,28 @@ def verify(record, *, images: np.ndarray, labels: np.ndarray, final_params: list
     as fetched from the student process (in ``deck_lenet`` order)."""
     from autograder.graders.cifar_oracles import reference_tensors
 
-    unreadable = _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
-    if not isinstance(record, dict):
-        return unreadable
-    sizes, indices, checkpoints, steps = (record.get(k) for k in ("sizes", "indices", "checkpoints", "steps_seen"))
+    if not isinstance(record, dict) or not isinstance(record.get("steps_seen"), list):
+        return training_proof.unreadable(call)
     n_train = len(labels)
-    steps_per_epoch = math.ceil(n_train / batch_size)
-    expected_steps = epochs * steps_per_epoch
-    if not (isinstance(sizes, torch.Tensor) and isinstance(indices, torch.Tensor) and isinstance(checkpoints, list)
-            and isinstance(steps, list)):
-        return unreadable
-    sizes = sizes.to(torch.int64).numpy()
-    if len(sizes) != expected_steps:
-        return _refuse("{c} made {n} optimizer steps; {e} epochs over {N} images in batches of {b} are {m} steps "
-                       "(one optimizer.step() per batch).",
-                       "{c} hizo {n} pasos del optimizador; {e} épocas sobre {N} imágenes en batches de {b} son {m} "
-                       "pasos (un optimizer.step() por batch).",
-                       c=call, n=len(sizes), e=epochs, N=n_train, b=batch_size, m=expected_steps)
-    if (sizes < 0).any():
-        return _refuse("a batch of {c} that the optimizer stepped on was not made of the training images it was "
-                       "given, normalized as the statement says{a} (step {s}).",
+    refusal, batches = training_proof.check_schedule(
+        record, n_train=n_train, epochs=epochs, batch_size=batch_size, call=call,
+        unrecognized=T("a batch of {c} that the optimizer stepped on was not made of the training images it was "
+                       "given, normalized as the statement says" + (", then flipped and cropped with zero padding"
+                                                                    if augment else "") + " (step {s}).",
                        "un batch de {c} con el que el optimizador dio un paso no estaba formado por las imágenes de "
-                       "entrenamiento recibidas, normalizadas como dice el enunciado{a} (paso {s}).",
-                       c=call, s=int(np.argmax(sizes < 0)) + 1,
-                       a=", then flipped and cropped with zero padding" if augment else "")
-    indices = indices.to(torch.int64).numpy()
-    last = n_train - (steps_per_epoch - 1) * batch_size
-    want_sizes = np.array(([batch_size] * (steps_per_epoch - 1) + [last]) * epochs)
-    if int(sizes.sum()) != len(indices) or len(steps) != len(sizes):
-        return unreadable
-    if not np.array_equal(sizes, want_sizes):
-        return _refuse("the batches of {c} do not have {b} images each (the last of an epoch {l}).",
-                       "los batches de {c} no tienen {b} imágenes cada uno (el último de cada época, {l}).",
-                       c=call, b=batch_size, l=last)
-    for epoch, seen in enumerate(indices.reshape(epochs, n_train)):
-        if not np.array_equal(np.sort(seen), np.arange(n_train)):
-            return _refuse("epoch {e} of {c} did not use every training image exactly once.",
-                           "la época {e} de {c} no usó cada imagen de entrenamiento exactamente una vez.",
-                           c=call, e=epoch + 1)
-    batches = np.split(indices, np.cumsum(sizes)[:-1])
+                       "entrenamiento recibidas, normalizadas como dice el enunciado" + (
+                           ", luego volteadas y recortadas con relleno de ceros" if augment else "") + " (paso {s})."))
+    if refusal is not None:
+        return refusal
+    steps, sizes = record["steps_seen"], [len(b) for b in batches]
+    if len(steps) != len(sizes):
+        return training_proof.unreadable(call)
     for step, size in zip(steps, sizes):
         if not (isinstance(step, dict) and isinstance(step.get("flips"), torch.Tensor)
                 and isinstance(step.get("corners"), torch.Tensor) and isinstance(step.get("zeros"), list)
                 and step["flips"].shape == (size,) and step["corners"].shape == (size, 2)
                 and all(isinstance(z, torch.Tensor) and z.dtype == torch.uint8 for z in step["zeros"])):
-            return unreadable
+            return training_proof.unreadable(call)
     flips = torch.cat([s["flips"] for s in steps]).to(torch.int64).numpy()
     corners = torch.cat([s["corners"] for s in steps]).to(torch.int64).numpy()
     if not augment:
@@ -156,52 +133,26 @@ def verify(record, *, images: np.ndarray, labels: np.ndarray, final_params: list
                            "aleatorios (esquina uniforme en 0..{m}): en sus {n} imágenes de entrenamiento la "
                            "frecuencia de {w} se aparta más de {b:.3f} de la esperada.",
                            c=call, m=2 * padding, n=len(flips), w=strange[0], b=bound)
-    every_steps = [c.get("step") if isinstance(c, dict) else None for c in checkpoints]
-    if len(checkpoints) < 2 or every_steps[0] != 0 or every_steps[-1] != expected_steps or any(
-            not isinstance(s, int) for s in every_steps) or every_steps != sorted(set(every_steps)):
-        return unreadable
-    template = list(trusted_models.deck_lenet().parameters())
-    for checkpoint in checkpoints:
-        buffers = checkpoint.get("buffers")
-        ok = _is_tensor_list(checkpoint.get("params"), len(template)) and all(
-            a.shape == b.shape and a.dtype == b.dtype for a, b in zip(checkpoint["params"], template))
-        ok = ok and isinstance(buffers, list) and len(buffers) == len(template) and all(
-            b is None or (isinstance(b, torch.Tensor) and b.shape == p.shape) for b, p in zip(buffers, template))
-        if not ok:
-            return _refuse("the optimizer of {c} does not hold exactly the parameters of the statement's network.",
-                           "el optimizador de {c} no contiene exactamente los parámetros de la red del enunciado.",
-                           c=call)
-        for group in checkpoint.get("groups") or [None]:
-            if not (isinstance(group, dict) and group.get("lr") == lr and group.get("momentum") == momentum
-                    and not group.get("weight_decay") and not group.get("dampening") and group.get("nesterov") is False):
-                return _refuse("the optimizer of {c} is not the statement's: expected SGD with lr={lr}, momentum={m} "
-                               "and the L2 penalty in the loss (no weight decay of its own, dampening or Nesterov); "
-                               "it has {g}.",
-                               "el optimizador de {c} no es el del enunciado: se esperaba SGD con lr={lr}, "
-                               "momentum={m} y la penalización L2 en la pérdida (sin weight decay propio, dampening "
-                               "ni Nesterov); tiene {g}.", c=call, lr=lr, m=momentum, g=group)
-    if record.get("other_optimizers"):
-        return _refuse("{c} stepped more than one optimizer.", "{c} usó más de un optimizador.", c=call)
-    problem = default_init_problem(checkpoints[0]["params"], trusted_models.deck_lenet())
-    if problem is not None:
-        return _refuse("training in {c} did not start from a fresh initialization of the network ('{p}' is not "
-                       "uniform within PyTorch's default bound): weights brought from elsewhere earn no points.",
-                       "el entrenamiento de {c} no empezó desde una inicialización nueva de la red ('{p}' no es "
-                       "uniforme dentro de la cota por defecto de PyTorch): unos pesos traídos de fuera no puntúan.",
-                       c=call, p=problem)
-    if not (len(final_params) == len(template) and all(
-            a.shape == b.shape and torch.equal(a, b) for a, b in zip(final_params, checkpoints[-1]["params"]))):
-        return _refuse("the returned model is not the one {c} trained: its weights differ from the optimizer's "
-                       "after the last step.",
-                       "el modelo devuelto no es el que entrenó {c}: sus pesos difieren de los del optimizador "
-                       "tras el último paso.", c=call)
-
+    refusal = training_proof.check_checkpoints(
+        record, template=list(trusted_models.deck_lenet().parameters()), expected_steps=len(batches), call=call,
+        group_problem=lambda g: training_proof.sgd_group_problem(g, lr, momentum),
+        group_refusal=T("the optimizer of {c} is not the statement's: expected SGD with lr={lr}, momentum={m} "
+                        "and the L2 penalty in the loss (no weight decay of its own, dampening or Nesterov); "
+                        "it has {g}.",
+                        "el optimizador de {c} no es el del enunciado: se esperaba SGD con lr={lr}, "
+                        "momentum={m} y la penalización L2 en la pérdida (sin weight decay propio, dampening "
+                        "ni Nesterov); tiene {g}.").format(c="{c}", lr=lr, m=momentum, g="{g}"))
+    if refusal is not None:
+        return refusal
+    checkpoints = record["checkpoints"]
+    refusal = training_proof.check_ends(
+        checkpoints, final_params=final_params, call=call,
+        init_problem=default_init_problem(checkpoints[0]["params"], trusted_models.deck_lenet()))
+    if refusal is not None:
+        return refusal
     count = len(checkpoints) - 1
-    moves = [float((_flat(b["params"]) - _flat(a["params"])).norm()) for a, b in zip(checkpoints, checkpoints[1:])]
-    chosen = {0, count - 1} | set(sorted(range(count), key=lambda i: -moves[i])[:largest_segments])
-    rest = [i for i in range(count) if i not in chosen]
-    chosen |= set(secrets.SystemRandom().sample(rest, min(random_segments, len(rest))))
-    proof = Proof(True, replayed=sorted(chosen), segments=count)
+    proof = Proof(True, replayed=training_proof.choose_segments(checkpoints, random_segments, largest_segments),
+                  segments=count)
     x_all, y_all = reference_tensors(images, labels)
     model = MaskedLeNet(dropout)
     params = list(model.parameters())
@@ -272,8 +223,6 @@ def verify(record, *, images: np.ndarray, labels: np.ndarray, final_params: list
 
 def T_replay(first: int, last: int, call: str, lr: float, momentum: float, l2: float, dropout: float, augment: bool):
     """The bilingual failure of a replay that does not reach the recorded weights."""
-    from autograder.feedback import T
-
     en = (f"SGD (lr={lr}, momentum={momentum}), cross-entropy" + (f" + {l2} * sum w^2 over the weights" if l2 else "")
           + (f", inverted dropout p={dropout} before each Linear" if dropout else "")
           + (", flips and crops of the training batches" if augment else "") + ", one zeroed gradient per batch")
