@@ -54,13 +54,13 @@ def main() -> None:
                        capture_output=True)
         try:
             print(f"{'assignment':10} {'baseline s':>10} {'now s':>8} {'ratio':>6} {'peak MB then':>12} "
-                  f"{'peak MB now':>11}  score now")
+                  f"{'peak MB now':>11}  score then, now")
             for assignment in args.assignments:
                 then = min((grade(baseline, assignment) for _ in range(args.repeat)), key=lambda r: r["seconds"])
                 now = min((grade(ROOT, assignment) for _ in range(args.repeat)), key=lambda r: r["seconds"])
                 print(f"{assignment:10} {then['seconds']:10.1f} {now['seconds']:8.1f} "
                       f"{now['seconds'] / then['seconds']:6.2f} {then['peak_mb']:12.0f} {now['peak_mb']:11.0f}  "
-                      f"{now['score']:g}/{now['max']:g}", flush=True)
+                      f"{then['score']:g}/{then['max']:g}, {now['score']:g}/{now['max']:g}", flush=True)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, capture_output=True)
 

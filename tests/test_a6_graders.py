@@ -11,11 +11,14 @@ left in train mode or the fine-tuning learning rates change nothing in it.
 from __future__ import annotations
 
 import importlib.util
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from autograder import api, backbones, course, data
+from autograder.graders.a6 import measure
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_not_implemented_everywhere,
                       failed_functions, public_test_label_table, reference_source, write_submission)
 
@@ -181,6 +184,121 @@ def test_a_lookup_of_the_public_test_images_in_the_forward_earns_nothing(tmp_pat
     assert report.score == POINTS["test_backbone_bit_identical_after_the_graded_run"]  # the backbone is pristine
 
 
+# -- a head brought from elsewhere: trained offline on the public test images' features -----------------------
+def memorized_head() -> dict[str, np.ndarray]:
+    """What a student could bring along instead of training: the new head (nn.Linear(1280, 10)) trained offline on
+    the frozen EfficientNet-Lite0's features of the public test images of the graded subset, until it knows them, as
+    ``{"weight": ..., "bias": ...}``. Trained once (about half a minute) and cached under ``AUTOGRADER_CACHE``, never
+    in the repository."""
+    import os
+
+    import torch
+
+    from autograder.graders.a6 import measure, trusted
+
+    cache = Path(os.environ.get("AUTOGRADER_CACHE", Path.home() / ".cache" / "cnn-course")) / "test-attacks"
+    path = cache / "a6_memorized_head.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return dict(stored)
+    _, (images, labels) = measure.subset(data.load_cifar10("train", progress=False),
+                                         data.load_cifar10("test", progress=False))
+    built = trusted.backbone(measure.BUDGET["backbone"])
+    setattr(built.model, built.head, torch.nn.Identity())
+    built.model.eval()
+    with torch.no_grad():
+        features = torch.cat([built.model(measure.inputs(images[i:i + 250], labels[i:i + 250]))
+                              for i in range(0, len(labels), 250)])
+    y = torch.as_tensor(labels, dtype=torch.int64)
+    torch.manual_seed(0)
+    head = torch.nn.Linear(features.shape[1], 10)
+    optimizer = torch.optim.Adam(head.parameters(), 3e-3)
+    for _ in range(60):
+        order = torch.randperm(len(y))
+        for start in range(0, len(y), 100):
+            batch = order[start:start + 100]
+            optimizer.zero_grad()
+            torch.nn.functional.cross_entropy(head(features[batch]), y[batch]).backward()
+            optimizer.step()
+    state = {k: v.detach().numpy() for k, v in head.state_dict().items()}
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **state)
+    return state
+
+
+LOAD_HEAD = """
+
+def memorized_into(head):
+    \"\"\"Loads the head shipped beside this module (trained offline on the public test images' features).\"\"\"
+    import os
+    import numpy as np
+    stored = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "head.npz"))
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(stored["weight"]))
+        head.bias.copy_(torch.from_numpy(stored["bias"]))
+    return head
+"""
+RETURN_HEAD = LOAD_HEAD + """
+
+def fit_frozen(train_images, train_labels, val_images, val_labels, *, backbone=BACKBONE, seed=0, epochs=1, **kwargs):
+    torch.manual_seed(seed)
+    pretrained = load_backbone(backbone)
+    memorized_into(replace_head(pretrained, 10))  # never trained here
+    freeze_backbone(pretrained.model, pretrained.head)
+    return pretrained.model.eval(), {"train_loss": [1.0] * epochs, "val_loss": [1.0] * epochs,
+                                     "val_accuracy": [0.66] * epochs}
+"""
+ACCURACY_TESTS = "accuracy_above or beats_training"
+
+
+def memorized_head_submission(tmp_path, source: str, disguised: bool = False):
+    """The submission with the memorized head beside it; ``disguised``: its weight replaced by the grid of
+    PyTorch's default uniform distribution in the order of its ranks (a perfect KS fit that keeps which weights are
+    large), its bias by zeros."""
+    head = memorized_head()
+    if disguised:
+        weight = head["weight"]
+        ranks = np.argsort(np.argsort(weight.reshape(-1)))
+        bound = 1 / np.sqrt(weight.shape[1])
+        head = {"weight": (((ranks + 0.5) / ranks.size * 2 - 1) * bound).reshape(weight.shape).astype(np.float32),
+                "bias": np.zeros_like(head["bias"])}
+    folder = write_submission(tmp_path / "memorized", {"transfer.py": source})
+    np.savez(folder / "head.npz", **head)
+    return folder
+
+
+def accuracy_of(report):
+    threshold = next(t for t in report.tests if t.outcome.info.function == THRESHOLD)
+    found = re.search(r"test accuracy (\d+\.\d)%", threshold.outcome.feedback)
+    return threshold, float(found.group(1)) / 100 if found else None
+
+
+def test_a_head_trained_elsewhere_and_returned_earns_no_accuracy_points(tmp_path):
+    source = REFERENCE[:REFERENCE.index("# Task 6.8")] + RETURN_HEAD
+    report = api.grade(memorized_head_submission(tmp_path, source), "a6", select=ACCURACY_TESTS)
+    threshold, accuracy = accuracy_of(report)
+    assert {t.outcome.info.function for t in report.tests} == {THRESHOLD, "test_transfer_beats_training_from_scratch"}
+    assert report.score == 0, [t.outcome.feedback for t in report.tests]
+    assert accuracy is not None and accuracy > A6.calibrated()["threshold"] + 0.1  # the head is good: a real attack
+    assert "could not be verified" in threshold.outcome.feedback and "0 optimizer steps" in threshold.outcome.feedback
+
+
+@pytest.mark.parametrize("disguised", [False, True], ids=["as_brought", "disguised_as_uniform"])
+def test_a_head_trained_elsewhere_then_trained_on_the_data_given_earns_no_accuracy_points(tmp_path, disguised):
+    """Adaptive: the statement's fit_frozen on exactly the data given (it would undo any relabelling the grader
+    made), every step replayable, but the new head starts from the head brought along instead of a fresh one; or
+    from that head disguised as PyTorch's default initialization (a perfect uniform grid in its weights' rank order,
+    zero bias), which only the alignment of its rows with the classes' mean features gives away."""
+    source = apply_mutations(REFERENCE, [("    head = replace_head(pretrained, 10)\n    freeze_backbone(",
+                                          "    head = memorized_into(replace_head(pretrained, 10))\n    freeze_backbone(")])
+    report = api.grade(memorized_head_submission(tmp_path, source + LOAD_HEAD, disguised), "a6", select=ACCURACY_TESTS)
+    threshold, accuracy = accuracy_of(report)
+    assert report.score == 0, [t.outcome.feedback for t in report.tests]
+    assert accuracy is not None and accuracy > A6.calibrated()["threshold"]  # it still scores well: a real attack
+    assert "fresh initialization" in threshold.outcome.feedback, threshold.outcome.feedback
+    assert ("point at the classes" in threshold.outcome.feedback) == disguised, threshold.outcome.feedback
+
+
 # -- freezing broken, and the helpers' observations replaced at import (issue 18) -------------------
 # Nothing is frozen, train_one_epoch puts every BatchNorm in train mode, the optimizer holds every parameter;
 # every helper that reports an observation about the student's objects is replaced, the first time a student
@@ -235,9 +353,27 @@ def test_calibration_follows_the_stated_rule_and_transfer_beat_scratch_on_every_
     n, mean, std = len(calibrated["values"]), np.mean(calibrated["values"]), np.std(calibrated["values"], ddof=1)
     assert calibrated["false_failure"] == A6.calibration["false_failure"]
     expected = mean - calibrated["t_quantile"] * std * np.sqrt(1 + 1 / n)
-    assert calibrated["threshold"] == pytest.approx(expected, abs=2e-4)
+    assert calibrated["reference_threshold"] == pytest.approx(expected, abs=2e-4)
     assert calibrated["threshold"] < calibrated["worst"] == min(calibrated["values"])
     effect = np.abs(np.array(calibrated["clean"]) - np.array(calibrated["values"]))
     assert effect.max() < calibrated["margin"], (effect, calibrated["margin"])
     assert all(t > s for t, s in zip(calibrated["values"], calibrated["scratch_best"]))
     assert "torch" in calibrated["versions"] and calibrated["machine"]
+
+
+def test_the_pass_mark_holds_for_every_valid_head_initialisation():
+    """Xavier (d2l's fine-tuning chapter) and zeros are valid inits the statement leaves open: each is calibrated
+    over the same seeds by the same rule, and the pass mark is the lowest bound, so each fails with <= 0.001."""
+    calibrated = A6.calibrated()
+    assert calibrated["variants"] == sorted(measure.CALIBRATION_VARIANTS)
+    bounds = [calibrated["reference_threshold"]]
+    for name in calibrated["variants"]:
+        values = calibrated[f"variant_{name}_values"]
+        assert len(values) == len(calibrated["seeds"])
+        n, mean, std = len(values), np.mean(values), np.std(values, ddof=1)
+        bound = mean - calibrated["t_quantile"] * std * np.sqrt(1 + 1 / n)
+        assert calibrated[f"variant_{name}_threshold"] == pytest.approx(bound, abs=2e-4)
+        assert min(values) > calibrated["threshold"]
+        bounds.append(calibrated[f"variant_{name}_threshold"])
+    assert calibrated["threshold"] == pytest.approx(min(bounds), abs=1e-9)
+    assert calibrated["threshold"] > max(calibrated["scratch_best"])  # still above training from scratch

@@ -10,7 +10,9 @@ networks' state tensors (``common.state``) and outputs for inputs it chose, and 
 pristine copy of the pretrained weights and with the statement's procedure run here on that copy
 (:mod:`autograder.graders.a6.trusted`). What the student process reports about itself (modes, requires_grad,
 an optimizer's groups, gradients enabled) only shapes feedback. The graded fit_frozen's state is loaded into
-the grader's own EfficientNet-Lite0 and evaluated here: the student's forward pass never sees a graded image.
+the grader's own EfficientNet-Lite0 and evaluated here: the student's forward pass never sees a graded image; its
+accuracy counts only with the evidence that the head was trained here, from a fresh initialization, on the features of
+the images given (the run recorded and partly replayed: :mod:`autograder.graders.a6.proof`).
 """
 import numpy as np
 import pytest
@@ -366,6 +368,22 @@ def require_pretrained_backbone(run, accuracy):
                "que la accuracy no cuenta.").format(a=accuracy, n=len(run["moved"]), k=run["moved"][0]), FROZEN_RUN_HINT)
 
 
+def require_proof(run, accuracy):
+    """Accuracy points need the evidence that the returned head was trained here, from a fresh initialization, on
+    the features of the images given (:mod:`autograder.graders.a6.proof`): a head brought from elsewhere earns none."""
+    proof = run["proof"]
+    if not proof.ok:
+        fail(T("test accuracy {a:.1%}, but the head could not be verified as trained here: ",
+               "accuracy en test {a:.1%}, pero no se pudo verificar que la cabeza se entrenara aquí: ")
+             .format(a=accuracy) + proof.why, measure.PROOF_HINT)
+    return proof
+
+
+def verified(proof):
+    return T("; training verified by replaying {k} of {n} stretches", "; entrenamiento verificado repitiendo {k} de {n} "
+             "tramos").format(k=len(proof.replayed), n=proof.segments)
+
+
 FROZEN_RUN_HINT = T("load the pretrained backbone, freeze it and train only the new head; BatchNorm layers of the "
                     "frozen part stay in eval mode.", "carga la red preentrenada, congélala y entrena solo la cabeza "
                     "nueva; las BatchNorm de la parte congelada se quedan en modo evaluación.")
@@ -391,8 +409,10 @@ def test_accuracy_above_the_calibrated_threshold(tl, helpers, common, graded_sub
                "entre 255), el redimensionado, que la cabeza sea nueva y se entrene, y que la red base siga congelada.")
              .format(m=measure.ASSIGNMENT.calibrated().get("mean", threshold)))
     require_pretrained_backbone(run, accuracy)
+    proof = require_proof(run, accuracy)
     note(T("test accuracy {a:.1%}, pass mark {t:.1%} (measured by the grader's own network)",
-           "accuracy en test {a:.1%}, mínimo {t:.1%} (medida con la red del corrector)").format(a=accuracy, t=threshold))
+           "accuracy en test {a:.1%}, mínimo {t:.1%} (medida con la red del corrector)").format(a=accuracy, t=threshold)
+         + verified(proof))
 
 
 @pytest.mark.task("6.7")
@@ -413,8 +433,10 @@ def test_transfer_beats_training_from_scratch(tl, helpers, common, graded_subset
                "las características de ImageNet necesitan entradas como las de ImageNet: redimensionadas (64x64) y "
                "normalizadas con las estadísticas de la red; y hay que conservar los pesos preentrenados."))
     require_pretrained_backbone(run, accuracy)
+    proof = require_proof(run, accuracy)
     note(T("transfer {a:.1%}, LeNet from scratch {s:.1%} (its best epoch)",
-           "transferencia {a:.1%}, LeNet desde cero {s:.1%} (su mejor época)").format(a=accuracy, s=max(scratch)))
+           "transferencia {a:.1%}, LeNet desde cero {s:.1%} (su mejor época)").format(a=accuracy, s=max(scratch))
+         + verified(proof))
 
 
 @pytest.mark.task("6.7")
