@@ -27,12 +27,13 @@ not such a replay, or start from weights the checks of 2 refuse. See the README 
 from __future__ import annotations
 
 import math
-import secrets
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from autograder.feedback import T
+from autograder.graders import training_proof
 from autograder.graders.training_proof import KS_ALPHA, Proof, _flat, _refuse
 
 ALIGNMENT_Z = 5.3  # refusal bound of the class-alignment statistic (standard normal for a fresh init): p ~ 6e-8
@@ -143,46 +144,23 @@ def verify(record, *, features_of, labels: torch.Tensor, n_train: int, final_hea
     """Check ``record`` (what ``helpers/a6.finish_recording`` returned) of a ``fit_frozen`` on ``n_train`` images
     with the grader's ``labels`` (N,) under the budget. ``features_of(index)`` gives the grader's own features (B, F)
     of the training images ``index``; ``final_head`` is [weight, bias] of the graded model's head, fetched."""
-    unreadable = _refuse("{c} could not be recorded.", "no se pudo registrar {c}.", c=call)
+    unreadable = training_proof.unreadable(call)
     if not isinstance(record, dict):
         return unreadable
-    sizes, indices, checkpoints = record.get("sizes"), record.get("indices"), record.get("checkpoints")
-    steps_per_epoch = math.ceil(n_train / batch_size)
-    expected_steps = epochs * steps_per_epoch
-    if not (isinstance(sizes, torch.Tensor) and isinstance(indices, torch.Tensor) and isinstance(checkpoints, list)):
-        return unreadable
-    sizes = sizes.to(torch.int64).numpy()
-    if len(sizes) != expected_steps:
-        return _refuse("{c} made {n} optimizer steps; {e} epochs over {N} images in batches of {b} are {m} steps "
-                       "(one optimizer.step() per batch).",
-                       "{c} hizo {n} pasos del optimizador; {e} épocas sobre {N} imágenes en batches de {b} son {m} "
-                       "pasos (un optimizer.step() por batch).",
-                       c=call, n=len(sizes), e=epochs, N=n_train, b=batch_size, m=expected_steps)
-    if (sizes < 0).any():
-        return _refuse("the batch the head was trained on at step {s} of {c} was not made of the features the frozen "
+    refusal, batches = training_proof.check_schedule(
+        record, n_train=n_train, epochs=epochs, batch_size=batch_size, call=call,
+        unrecognized=T("the batch the head was trained on at step {s} of {c} was not made of the features the frozen "
                        "backbone gave for the training images it was given (extracted once, in their order, as "
                        "extract_features does).",
                        "el batch con el que se entrenó la cabeza en el paso {s} de {c} no estaba formado por las "
                        "características que dio la red base congelada para las imágenes de entrenamiento recibidas "
-                       "(extraídas una vez, en su orden, como hace extract_features).",
-                       c=call, s=int(np.argmax(sizes < 0)) + 1)
-    indices = indices.to(torch.int64).numpy()
-    if int(sizes.sum()) != len(indices):
-        return unreadable
-    last = n_train - (steps_per_epoch - 1) * batch_size
-    want_sizes = np.array(([batch_size] * (steps_per_epoch - 1) + [last]) * epochs)
-    if not np.array_equal(sizes, want_sizes):
-        return _refuse("the batches of {c} do not have {b} images each (the last of an epoch {l}).",
-                       "los batches de {c} no tienen {b} imágenes cada uno (el último de cada época, {l}).",
-                       c=call, b=batch_size, l=last)
-    for epoch, seen in enumerate(indices.reshape(epochs, n_train)):
-        if not np.array_equal(np.sort(seen), np.arange(n_train)):
-            return _refuse("epoch {e} of {c} did not use every training image exactly once.",
-                           "la época {e} de {c} no usó cada imagen de entrenamiento exactamente una vez.",
-                           c=call, e=epoch + 1)
-    batches = np.split(indices, np.cumsum(sizes)[:-1])
-    steps = [c.get("step") if isinstance(c, dict) else None for c in checkpoints]
-    if len(checkpoints) < 2 or steps[0] != 0 or steps[-1] != expected_steps or any(
+                       "(extraídas una vez, en su orden, como hace extract_features)."))
+    if refusal is not None:
+        return refusal
+    checkpoints = record.get("checkpoints")
+    steps = [c.get("step") if isinstance(c, dict) else None for c in checkpoints] \
+        if isinstance(checkpoints, list) else []
+    if len(steps) < 2 or steps[0] != 0 or steps[-1] != len(batches) or any(
             not isinstance(s, int) for s in steps) or steps != sorted(set(steps)):
         return unreadable
     shapes = [tuple(t.shape) for t in final_head]
@@ -226,11 +204,8 @@ def verify(record, *, features_of, labels: torch.Tensor, n_train: int, final_hea
                        "the last step.", "la cabeza devuelta no es la que entrenó {c}: sus pesos difieren de los del "
                        "optimizador tras el último paso.", c=call)
     count = len(checkpoints) - 1
-    moves = [float((_flat(b["params"]) - _flat(a["params"])).norm()) for a, b in zip(checkpoints, checkpoints[1:])]
-    chosen = {0, count - 1} | set(sorted(range(count), key=lambda i: -moves[i])[:largest_segments])
-    rest = [i for i in range(count) if i not in chosen]
-    chosen |= set(secrets.SystemRandom().sample(rest, min(random_segments, len(rest))))
-    proof = Proof(True, replayed=sorted(chosen), segments=count)
+    proof = Proof(True, replayed=training_proof.choose_segments(checkpoints, random_segments, largest_segments),
+                  segments=count)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the student process trains; the result does not depend on it beyond rounding
     try:
