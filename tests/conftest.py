@@ -138,5 +138,7 @@ def memorized_lenet() -> dict[str, np.ndarray]:
             optimizer.step()
     state = {k: v.detach().numpy() for k, v in net.state_dict().items()}
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **state)
+    partial = cache / f"memorized_lenet.{os.getpid()}.npz"  # two test workers may train it at once: write atomically
+    np.savez(partial, **state)
+    os.replace(partial, path)
     return state

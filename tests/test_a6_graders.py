@@ -222,7 +222,9 @@ def memorized_head() -> dict[str, np.ndarray]:
             optimizer.step()
     state = {k: v.detach().numpy() for k, v in head.state_dict().items()}
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **state)
+    partial = cache / f"a6_memorized_head.{os.getpid()}.npz"  # two test workers may train it at once
+    np.savez(partial, **state)
+    os.replace(partial, path)
     return state
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import importlib
 
-import numpy as np
-
 from autograder import course
 from autograder.data import MEAN, STD, load_cifar10, train_val_split
 from autograder.feedback import T, fail
