@@ -303,8 +303,8 @@ def test_a_head_trained_elsewhere_then_trained_on_the_data_given_earns_no_accura
 
 # -- freezing broken, and the helpers' observations replaced at import (issue 18) -------------------
 # Nothing is frozen, train_one_epoch puts every BatchNorm in train mode, the optimizer holds every parameter;
-# every helper that reports an observation about the student's objects is replaced, the first time a student
-# function runs, by one that reports what the correct code would show. Tasks 6.3-6.5 are 16 points; what
+# the helper that reports an observation about the student's objects is replaced, the first time a student
+# function runs, by one that reports what the correct code would show (the verdicts rest on values instead). Tasks 6.3-6.5 are 16 points; what
 # this code deserves is the 3 of the loops that work (train_one_epoch lowers the loss, evaluate is right).
 BROKEN_FREEZING = [
     ("    for p in model.parameters():\n        p.requires_grad = False\n",
@@ -318,21 +318,14 @@ BROKEN_FREEZING = [
 LIAR_HELPERS = '''
 
 def _lie():
-    """Replace the observations of the A6 helpers by what correct code would make them report."""
-    import sys
-    helpers = sys.modules.get("autograder.sandbox.helpers.a6")
-    if helpers is None or getattr(helpers, "_lied", False):
+    """Replace the observations of the A6 helpers (as the student process imports them) by what correct code
+    would make them report: every forward pass in eval mode without a graph."""
+    import importlib
+    helpers = importlib.import_module("sandbox.helpers.a6")
+    if getattr(helpers, "_lied", False):
         return
     helpers._lied = True
-    heads = lambda model: sorted(n for n, _ in model.named_parameters() if n.split(".")[0] in ("classifier", "fc"))
-    helpers.trainable = heads
-    helpers.modes = lambda model: {name: [type(m).__name__, not ("BatchNorm" in type(m).__name__)]
-                                   for name, m in model.named_modules()}
-    ids = lambda model: {id(p): n for n, p in model.named_parameters()}
-    helpers.param_groups = lambda model, optimizer: [[float(g["lr"]), [n for n in heads(model)]]
-                                                     for g in optimizer.param_groups]
-    helpers.observe_evaluation = lambda evaluate, model, batches, device: {
-        "result": evaluate(model, batches, device), "forward": [[False, False]] * len(list(batches)), "gradients": False}
+    helpers.forwards_seen = lambda watch: [[False, False]] * max(len(getattr(watch, "seen", [])), 1)
 '''
 
 
@@ -340,6 +333,7 @@ def test_broken_freezing_with_the_helpers_observations_replaced_gets_what_it_des
     source = apply_mutations(REFERENCE, BROKEN_FREEZING)
     source = source.replace("\n# Task 6.1", LIAR_HELPERS + "\n\n# Task 6.1", 1)
     report = grade_files({"transfer.py": source}, assignment="a6", select=WITHOUT_GRADED_RUN)
+    assert "Traceback" not in " ".join(t.outcome.feedback for t in report.tests)
     tasks = {"6.3", "6.4", "6.5"}
     graded = [t for t in report.tests if t.outcome.info.task in tasks]
     assert sum(POINTS[t.outcome.info.function] for t in graded) == 16

@@ -9,6 +9,8 @@ a point. The trusted side imports this module too, to build the very same probe 
 import torch
 import torch.nn as nn
 
+from .common import ForwardWatch, forwards_seen, watch_forward  # noqa: F401 (reached as helpers("a4"))
+
 
 
 class Tracked(torch.Tensor):
@@ -80,26 +82,6 @@ def batches_of(loader) -> list:
     """Every (xb, yb) the loader yields in one pass, as plain tensors."""
     return [(torch.as_tensor(xb).as_subclass(torch.Tensor), torch.as_tensor(yb).as_subclass(torch.Tensor))
             for xb, yb in loader]
-
-
-class ForwardWatch:
-    """The (training mode, gradients enabled) of each forward pass of a model, for feedback only."""
-
-    def __init__(self, model: nn.Module):
-        self.seen: list = []
-        self.hook = model.register_forward_pre_hook(
-            lambda module, args: self.seen.append([bool(module.training), torch.is_grad_enabled()]))
-
-
-def watch_forward(model: nn.Module) -> ForwardWatch:
-    """Start watching ``model``'s forward passes."""
-    return ForwardWatch(model)
-
-
-def forwards_seen(watch: ForwardWatch) -> list:
-    """Stop ``watch`` and return what it saw: a [training, grad enabled] pair per forward pass."""
-    watch.hook.remove()
-    return watch.seen
 
 
 def set_mode(model: nn.Module, training: bool) -> None:

@@ -15,7 +15,7 @@ import torch.nn as nn
 from torch.nn.modules.module import register_module_forward_hook
 
 from . import training
-from .common import outputs
+from .common import ForwardWatch, forwards_seen, watch_forward  # noqa: F401 (reached as helpers("a6"))
 
 from autograder import backbones
 
@@ -63,18 +63,12 @@ def set_trainable(model: nn.Module, names) -> None:
         p.requires_grad_(name in wanted)
 
 
-def trainable(model: nn.Module) -> list:
-    """Sorted names of the parameters that require gradients."""
-    return sorted(name for name, p in model.named_parameters() if p.requires_grad)
 
 
 def parameter_names(model: nn.Module) -> list:
     return [name for name, _ in model.named_parameters()]
 
 
-def modes(model: nn.Module) -> dict:
-    """``{module name: [class name, training]}`` for every submodule (the model itself is "")."""
-    return {name: [type(module).__name__, bool(module.training)] for name, module in model.named_modules()}
 
 
 def state(model: nn.Module, skip: str | None = None) -> dict:
@@ -83,39 +77,14 @@ def state(model: nn.Module, skip: str | None = None) -> dict:
             if skip is None or not (k == skip or k.startswith(skip + "."))}
 
 
-def param_groups(model: nn.Module, optimizer) -> list:
-    """``[[lr, [parameter names]], ...]``, one entry per group of ``optimizer`` ("?" for a foreign tensor)."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    return [[float(g["lr"]), [names.get(id(p), "?") for p in g["params"]]] for g in optimizer.param_groups]
 
 
-def head_info(backbone, returned=None) -> dict:
-    """The module at ``backbone.head``: class name, in/out features, and whether it is ``returned``."""
-    head = getattr(backbone.model, backbone.head, None)
-    return {"type": type(head).__name__, "in_features": getattr(head, "in_features", None),
-            "out_features": getattr(head, "out_features", None), "is_returned": head is returned}
 
 
-def same(a, b) -> bool:
-    """Whether ``a`` and ``b`` are the very same object."""
-    return a is b
 
 
-def output_shape(model: nn.Module, input_shape) -> list | None:
-    """The shape of ``model``'s output for zeros of ``input_shape``, in eval mode, without autograd."""
-    model.eval()
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = torch.device("cpu")
-    with torch.no_grad():
-        output = model(torch.zeros(tuple(input_shape), device=device))
-    return list(output.shape) if isinstance(output, torch.Tensor) else None
 
 
-def devices(model: nn.Module) -> list:
-    """Sorted devices of the model's parameters."""
-    return sorted({str(p.device) for p in model.parameters()})
 
 
 def adam(model: nn.Module, lr: float) -> torch.optim.Adam:
@@ -128,37 +97,10 @@ def adam_over(module: nn.Module, lr: float) -> torch.optim.Adam:
     return torch.optim.Adam(module.parameters(), lr=lr)
 
 
-def sgd_steps(model: nn.Module, batches, lr: float, momentum: float = 0.9) -> None:
-    """One SGD step per (xb, yb) of ``batches`` on the cross-entropy, with the whole model in eval mode (its
-    BatchNorm statistics fixed). Parameters that do not require gradients get none, so they cannot move."""
-    model.eval()
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    for xb, yb in batches:
-        optimizer.zero_grad()
-        nn.functional.cross_entropy(model(xb), yb).backward()
-        optimizer.step()
 
 
-def observe_evaluation(evaluate, model: nn.Module, batches, device) -> dict:
-    """Call ``evaluate`` once with the model in train mode beforehand; report what it returned, each forward
-    pass's [training mode, gradients enabled], and whether any parameter got a gradient."""
-    model.train()
-    seen = []
-    hook = model.register_forward_pre_hook(lambda module, args: seen.append([bool(module.training),
-                                                                             torch.is_grad_enabled()]))
-    try:
-        result = evaluate(model, batches, device)
-    finally:
-        hook.remove()
-    return {"result": result, "forward": seen, "gradients": any(p.grad is not None for p in model.parameters())}
 
 
-def logits(to_tensors, model: nn.Module, images: np.ndarray, mean, std, size: int, batch: int = 500) -> torch.Tensor:
-    """The model's logits (N, C) for uint8 ``images`` (N, 32, 32, 3), made inputs by the student's
-    ``to_tensors(images, labels, mean, std, size)``, in eval mode, without autograd. No label is involved:
-    the trusted side keeps them."""
-    return outputs(model, images, lambda part: to_tensors(part, np.zeros(len(part), dtype=np.int64), mean, std, size)[0],
-                   batch)
 
 
 # -- inputs for the student's functions, and values read back (the trusted side computes the verdict) ----------
@@ -202,26 +144,6 @@ def forward_as_is(model: nn.Module, x: torch.Tensor, seed: int) -> torch.Tensor:
     torch.manual_seed(seed)
     with torch.no_grad():
         return torch.as_tensor(model(x)).detach().float().cpu().as_subclass(torch.Tensor)
-
-
-class ForwardWatch:
-    """The (training mode, gradients enabled) of each forward pass of a model, for feedback only."""
-
-    def __init__(self, model: nn.Module):
-        self.seen: list = []
-        self.hook = model.register_forward_pre_hook(
-            lambda module, args: self.seen.append([bool(module.training), torch.is_grad_enabled()]))
-
-
-def watch_forward(model: nn.Module) -> ForwardWatch:
-    """Start watching ``model``'s forward passes (feedback only: the grader never scores what this reports)."""
-    return ForwardWatch(model)
-
-
-def forwards_seen(watch: ForwardWatch) -> list:
-    """Stop ``watch`` and return what it saw: a [training, grad enabled] pair per forward pass."""
-    watch.hook.remove()
-    return watch.seen
 
 
 # -- the record of fit_frozen's training run (checked on the trusted side: autograder/graders/a6/proof.py) ------

@@ -95,3 +95,26 @@ def state(model) -> list:
 
     return [[str(name), value.detach().to("cpu").clone().as_subclass(torch.Tensor)]
             for name, value in model.state_dict().items()]
+
+
+class ForwardWatch:
+    """The (training mode, gradients enabled) of each forward pass of a model, for feedback only: the grader never
+    scores what this reports (a submission can change it)."""
+
+    def __init__(self, model):
+        import torch
+
+        self.seen: list = []
+        self.hook = model.register_forward_pre_hook(
+            lambda module, args: self.seen.append([bool(module.training), torch.is_grad_enabled()]))
+
+
+def watch_forward(model) -> ForwardWatch:
+    """Start watching ``model``'s forward passes."""
+    return ForwardWatch(model)
+
+
+def forwards_seen(watch: ForwardWatch) -> list:
+    """Stop ``watch`` and return what it saw: a [training, grad enabled] pair per forward pass."""
+    watch.hook.remove()
+    return watch.seen
