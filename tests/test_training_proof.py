@@ -231,3 +231,32 @@ def test_the_default_initialization_test():
     assert training_proof.default_init_problem(params, trusted_models.deck_lenet()) == "0.weight"
     shrunk = [p.detach() * 0.5 for p in trusted_models.deck_lenet().parameters()]  # in the bound, not uniform
     assert training_proof.default_init_problem(shrunk, trusted_models.deck_lenet()) == "0.weight"
+
+
+def test_replays_side_by_side_are_bit_identical_to_one_after_another(images):
+    """The proof replays two stretches at a time on two threads, each on one intra-op thread: every result is
+    exactly the sequential single-threaded one, and torch's thread count is left as it was."""
+    x_img, y = images
+    inputs = training_proof.pixel_inputs(x_img, MEAN, STD)
+    labels = torch.as_tensor(y, dtype=torch.int64)
+    torch.manual_seed(3)
+    start = {"params": [p.detach().clone() for p in trusted_models.deck_lenet().parameters()],
+             "buffers": [None] * 10}
+    stretches = [np.random.default_rng(i).permutation(N)[:4 * BATCH].reshape(4, BATCH) for i in range(4)]
+
+    def replay(batches):
+        return training_proof._replay(trusted_models.deck_lenet, start, list(batches), inputs, labels, LR, 0.9)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        one_after_another = [replay(batches) for batches in stretches]
+    finally:
+        torch.set_num_threads(threads)
+    side_by_side = training_proof.single_threaded_map(replay, stretches)
+    assert torch.get_num_threads() == threads
+    for (a_params, a_buffers), (b_params, b_buffers) in zip(one_after_another, side_by_side):
+        assert all(torch.equal(a, b) for a, b in zip(a_params + a_buffers, b_params + b_buffers))
+    with pytest.raises(ZeroDivisionError):
+        training_proof.single_threaded_map(lambda item: 1 / item, [1, 0])
+    assert torch.get_num_threads() == threads

@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from autograder.feedback import T
 from autograder.graders import training_proof, trusted_models
-from autograder.graders.training_proof import Proof, _flat, _refuse, default_init_problem
+from autograder.graders.training_proof import Proof, _refuse, default_init_problem
 
 FALSE_REJECTION = 1e-7  # of each statistical check of a correct run (Hoeffding)
 
@@ -154,62 +154,63 @@ def verify(record, *, images: np.ndarray, labels: np.ndarray, final_params: list
     proof = Proof(True, replayed=training_proof.choose_segments(checkpoints, random_segments, largest_segments),
                   segments=count)
     x_all, y_all = reference_tensors(images, labels)
-    model = MaskedLeNet(dropout)
-    params = list(model.parameters())
-    widths = [m.in_features for m in model.net if isinstance(m, nn.Linear)]
+    widths = [m.in_features for m in trusted_models.deck_lenet(0.0) if isinstance(m, nn.Linear)]
+
+    def replay_one(i: int):
+        """(params, buffers, dropped, kept) after replaying stretch ``i``, or a refusal."""
+        start, end = checkpoints[i], checkpoints[i + 1]
+        model = MaskedLeNet(dropout)
+        params = list(model.parameters())
+        with torch.no_grad():
+            for p, value in zip(params, start["params"]):
+                p.copy_(value)
+        optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
+        for p, buffer in zip(params, start["buffers"]):
+            if buffer is not None:
+                optimizer.state[p]["momentum_buffer"] = buffer.clone()
+        model.train()
+        dropped = kept = 0
+        for step in range(start["step"], end["step"]):
+            index, seen = batches[step], steps[step]
+            xb = x_all[torch.from_numpy(index)]
+            if augment:
+                xb = augmented(xb, seen["flips"], seen["corners"], padding)
+            if dropout > 0:
+                if len(seen["zeros"]) != len(widths) or any(
+                        tuple(z.shape) != (len(index), math.ceil(w / 8)) for z, w in zip(seen["zeros"], widths)):
+                    return _refuse("the dropout of {c} could not be read at step {s}: the network's three fully "
+                                   "connected layers were not each run once on the batch.",
+                                   "no se pudo leer el dropout de {c} en el paso {s}: las tres capas totalmente "
+                                   "conectadas de la red no se ejecutaron una vez cada una sobre el batch.",
+                                   c=call, s=step + 1)
+                zeros = [unpack(z, len(index), w) for z, w in zip(seen["zeros"], widths)]
+                model.keeps = [(~z).float() for z in zeros]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), y_all[torch.from_numpy(index)])
+            if l2:
+                loss = loss + l2 * sum((w ** 2).sum() for w in weights_of(model))
+            loss.backward()
+            optimizer.step()
+            if dropout > 0:
+                for z, a in zip(zeros, model.inputs):
+                    active = a != 0
+                    dropped += int((z & active).sum())
+                    kept += int((~z & active).sum())
+        return [p.detach() for p in params], [optimizer.state[p].get("momentum_buffer") for p in params], \
+            dropped, kept
+
     dropped = kept = 0
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the student process trains; the result does not depend on it beyond rounding
-    try:
-        for i in proof.replayed:
-            start, end = checkpoints[i], checkpoints[i + 1]
-            with torch.no_grad():
-                for p, value in zip(params, start["params"]):
-                    p.copy_(value)
-            optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum)
-            for p, buffer in zip(params, start["buffers"]):
-                if buffer is not None:
-                    optimizer.state[p]["momentum_buffer"] = buffer.clone()
-            model.train()
-            for step in range(start["step"], end["step"]):
-                index, seen = batches[step], steps[step]
-                xb = x_all[torch.from_numpy(index)]
-                if augment:
-                    xb = augmented(xb, seen["flips"], seen["corners"], padding)
-                if dropout > 0:
-                    if len(seen["zeros"]) != len(widths) or any(
-                            tuple(z.shape) != (len(index), math.ceil(w / 8)) for z, w in zip(seen["zeros"], widths)):
-                        return _refuse("the dropout of {c} could not be read at step {s}: the network's three fully "
-                                       "connected layers were not each run once on the batch.",
-                                       "no se pudo leer el dropout de {c} en el paso {s}: las tres capas totalmente "
-                                       "conectadas de la red no se ejecutaron una vez cada una sobre el batch.",
-                                       c=call, s=step + 1)
-                    zeros = [unpack(z, len(index), w) for z, w in zip(seen["zeros"], widths)]
-                    model.keeps = [(~z).float() for z in zeros]
-                optimizer.zero_grad()
-                loss = nn.functional.cross_entropy(model(xb), y_all[torch.from_numpy(index)])
-                if l2:
-                    loss = loss + l2 * sum((w ** 2).sum() for w in weights_of(model))
-                loss.backward()
-                optimizer.step()
-                if dropout > 0:
-                    for z, a in zip(zeros, model.inputs):
-                        active = a != 0
-                        dropped += int((z & active).sum())
-                        kept += int((~z & active).sum())
-            buffers = [optimizer.state[p].get("momentum_buffer") for p in params]
-            claimed, began = _flat(end["params"]), _flat(start["params"])
-            gap = float((_flat([p.detach() for p in params]) - claimed).norm())
-            scale = float((claimed - began).norm())
-            buffer_gap = max((float((a.double() - b.double()).norm()) / (float(b.double().norm()) + 1e-12)
-                              for a, b in zip(buffers, end["buffers"]) if a is not None and b is not None), default=0.0)
-            missing = any((a is None) != (b is None) for a, b in zip(buffers, end["buffers"]))
-            proof.worst = max(proof.worst, gap / (scale + 1e-12))
-            if gap > tolerance * scale + 1e-6 or buffer_gap > tolerance or missing:
-                return Proof(False, T_replay(start["step"] + 1, end["step"], call, lr, momentum, l2, dropout, augment),
-                             replayed=proof.replayed, worst=proof.worst, segments=count)
-    finally:
-        torch.set_num_threads(threads)
+    for i, result in zip(proof.replayed, training_proof.single_threaded_map(replay_one, proof.replayed)):
+        if isinstance(result, Proof):
+            return result
+        params, buffers, segment_dropped, segment_kept = result
+        dropped, kept = dropped + segment_dropped, kept + segment_kept
+        worst, wrong = training_proof.sgd_discrepancy(params, buffers, checkpoints[i], checkpoints[i + 1], tolerance)
+        proof.worst = max(proof.worst, worst)
+        if wrong:
+            return Proof(False, T_replay(checkpoints[i]["step"] + 1, checkpoints[i + 1]["step"], call, lr, momentum,
+                                         l2, dropout, augment), replayed=proof.replayed, worst=proof.worst,
+                         segments=count)
     if dropout > 0:
         rate = dropped / max(dropped + kept, 1)
         if abs(rate - dropout) > hoeffding(dropped + kept):

@@ -28,6 +28,7 @@ import torch
 from autograder import backbones, course
 from autograder.data import load_cifar10, stratified_indices, train_val_split
 from autograder.graders import cifar_oracles
+from autograder.graders.training_proof import single_threaded_map
 from autograder.feedback import T, fail
 from autograder.graders.a6 import proof as training_proof
 from autograder.graders.a6 import scratch, trusted
@@ -98,7 +99,8 @@ def recorded_train(module, helpers, seed_run, train_part, val_part, seed: int, o
 class TrustedFeatures:
     """``features_of(index)``: the grader's own features (B, F) of training images ``index`` (an index array), as
     the statement's frozen backbone gives them to its head: the statement's preprocessing computed here, the
-    grader's pristine backbone with its head replaced by nn.Identity(), eval mode, no autograd. Each image's
+    grader's pristine backbone with its head replaced by nn.Identity(), eval mode, no autograd, one intra-op thread
+    (as the student process computes them; a large request is split over two such threads). Each image's
     features are computed once."""
 
     def __init__(self, images: np.ndarray, preprocessing=None):
@@ -116,11 +118,15 @@ class TrustedFeatures:
                 built = trusted.backbone(BUDGET["backbone"])
                 setattr(built.model, built.head, torch.nn.Identity())
                 self.model = built.model.eval()
-            with torch.no_grad():
-                computed = self.model(cifar_oracles.reference_tensors(
-                    self.images[missing], np.zeros(len(missing), dtype=np.int64), self.mean, self.std, self.size)[0])
-            self.rows.update(zip(missing, computed))
+            halves = [missing[:len(missing) // 2], missing[len(missing) // 2:]] if len(missing) >= 64 else [missing]
+            for part, computed in zip(halves, single_threaded_map(self._features, halves)):
+                self.rows.update(zip(part, computed))
         return torch.stack([self.rows[int(i)] for i in np.asarray(index)])
+
+    def _features(self, rows: list[int]) -> torch.Tensor:
+        with torch.no_grad():
+            return self.model(cifar_oracles.reference_tensors(
+                self.images[rows], np.zeros(len(rows), dtype=np.int64), self.mean, self.std, self.size)[0])
 
 
 PROOF_HINT = T("fit_frozen must train the new head from a fresh initialization with make_optimizer(model, lr) (Adam, "

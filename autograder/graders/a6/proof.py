@@ -209,11 +209,12 @@ def verify(record, *, features_of, labels: torch.Tensor, n_train: int, final_hea
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the student process trains; the result does not depend on it beyond rounding
     try:
-        seen = []
+        seen = [index for i in proof.replayed for index in batches[checkpoints[i]["step"]:checkpoints[i + 1]["step"]]]
+        index = np.unique(np.concatenate(seen))
+        features_of(index)  # every replayed image's features in one request (computed once, then looked up)
         for i in proof.replayed:
             start, end = checkpoints[i], checkpoints[i + 1]
             part = batches[start["step"]:end["step"]]
-            seen.extend(part)
             params, states = replay(start, part, features_of, labels, lr)
             claimed, began = _flat(end["params"]), _flat(start["params"])
             gap = float((_flat(params) - claimed).norm())
@@ -228,7 +229,6 @@ def verify(record, *, features_of, labels: torch.Tensor, n_train: int, final_hea
             if gap > tolerance * scale + 1e-7 or moment_gap > tolerance:
                 return Proof(False, T_replay(start["step"] + 1, end["step"], call, lr),
                              replayed=proof.replayed, worst=proof.worst, segments=count)
-        index = np.unique(np.concatenate(seen))
         z = alignment(first[0], features_of(index), labels[torch.from_numpy(index)])
     finally:
         torch.set_num_threads(threads)
