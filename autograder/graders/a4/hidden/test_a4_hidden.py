@@ -206,17 +206,19 @@ def test_evaluate_uses_eval_mode_and_builds_no_graph(cnn, probes, synthetic, not
 
 @pytest.mark.task("4.6")
 def test_fit_is_bit_identical_with_the_same_seed(cnn, helpers, common, small_cifar):
-    """fit twice with the same seed trains bit-identical weights; another seed other weights (each run checked)"""
+    """fit twice with the same seed trains bit-identical weights; another seed other weights. The first run is
+    proven trained (so the second, if bit-identical, is too); the third only has to differ."""
     train_part, val_part = small_cifar
     weights = []
-    for seed in (3, 3, 4):
+    for run, seed in enumerate((3, 3, 4)):
         common.seed_everything(0, threads=measure.BUDGET["threads"])
-        result, record = measure.recorded(helpers, train_part[0], lambda: cnn.fit(
-            *train_part, *val_part, epochs=1, lr=0.02, batch_size=64, seed=seed))
+        fit = lambda: cnn.fit(*train_part, *val_part, epochs=1, lr=0.02, batch_size=64, seed=seed)  # noqa: E731
+        result, record = measure.recorded(helpers, train_part[0], fit) if run == 0 else (fit(), None)
         net = measure.trusted_model(helpers, measure.fit_result(result)[0])
-        proof = measure.prove(record, net, train_part, epochs=1, batch_size=64, lr=0.02)
-        if not proof.ok:
-            fail(proof.why, measure.PROOF_HINT)
+        if record is not None:
+            proof = measure.prove(record, net, train_part, epochs=1, batch_size=64, lr=0.02)
+            if not proof.ok:
+                fail(proof.why, measure.PROOF_HINT)
         weights.append([p.detach() for p in net.parameters()])
     if not all(torch.equal(a, b) for a, b in zip(weights[0], weights[1])):
         fail(T("two runs of fit with seed 3 trained different weights.",

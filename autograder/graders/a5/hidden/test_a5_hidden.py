@@ -364,19 +364,24 @@ def test_fit_early_stopping_keeps_the_best_validation_model(reg, helpers):
 @pytest.mark.task("5.6")
 def test_fit_is_reproducible_with_the_same_seed(reg, helpers, common):
     """fit with L2, dropout and augmentation: the same seed trains bit-identical weights, another seed other
-    weights; each run checked by replaying parts of its record"""
+    weights. The first run is checked by replaying parts of its record (so the second, if bit-identical, is
+    proven too); the third only has to differ."""
     images, labels = checks.synthetic_images(64, seed=3)
     train, val = (images[16:], labels[16:]), (images[:16], labels[:16])
     budget = {"epochs": 2, "lr": 0.05, "batch_size": 16, "l2": 0.001, "dropout": 0.3, "augment": True}
     weights = []
-    for seed in (5, 5, 6):
+    for run, seed in enumerate((5, 5, 6)):
         common.seed_everything(0, threads=measure.BUDGET["threads"])
         call = f"fit(..., seed={seed}) with L2, dropout and augmentation"
-        result, record = measure.recorded_fit(reg, helpers, train, val, seed=seed, **budget)
+        if run == 0:
+            result, record = measure.recorded_fit(reg, helpers, train, val, seed=seed, **budget)
+        else:
+            result, record = reg.fit(*train, *val, seed=seed, **budget), None
         net = measure.trusted_model(helpers, measure.fit_result(result, call)[0], budget["dropout"], call)
-        proof = measure.prove(record, net, train, call=call, **budget)
-        if not proof.ok:
-            fail(proof.why, measure.PROOF_HINT)
+        if record is not None:
+            proof = measure.prove(record, net, train, call=call, **budget)
+            if not proof.ok:
+                fail(proof.why, measure.PROOF_HINT)
         weights.append([p.detach() for p in net.parameters()])
     if not all(torch.equal(a, b) for a, b in zip(weights[0], weights[1])):
         fail(T("two runs with seed 5 trained different weights.", "dos ejecuciones con semilla 5 entrenaron pesos distintos."),
