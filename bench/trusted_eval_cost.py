@@ -8,8 +8,8 @@ before trusted-side evaluation), one after the other, in fresh processes, and pr
     python bench/trusted_eval_cost.py                  # a4 a5 a6 against 5f86c43, whole gradings
     python bench/trusted_eval_cost.py a4 --graded-run-only --baseline HEAD~1 --repeat 2
 
-Needs CIFAR-10 (CIFAR10_ROOT) and, for a6, the offline backbone. Run it on a quiet machine: it prints
-ratios, never asserts.
+Both sides grade at partial isolation (see ``grade``). Needs CIFAR-10 (CIFAR10_ROOT) and, for a6, the
+offline backbone. Run it on a quiet machine: it prints ratios, never asserts.
 """
 from __future__ import annotations
 
@@ -29,14 +29,17 @@ GRADE = """
 import json, resource, sys, time
 from autograder import api
 start = time.perf_counter()
-report = api.grade(sys.argv[1], sys.argv[2], select=sys.argv[3] or None)
+report = api.grade(sys.argv[1], sys.argv[2], select=sys.argv[3] or None, min_isolation="partial")
 print(json.dumps({"seconds": time.perf_counter() - start, "score": report.score, "max": report.max_score,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
 def grade(engine: Path, assignment: str, graded_run_only: bool) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(engine)}
+    # Both sides at partial isolation (no Landlock): the virtual environment's editable install points at this
+    # checkout, so under Landlock a baseline worktree's student process could not import the public loader
+    # (A6's ``from autograder.backbones import load_backbone``). What is compared is the trusted side's work.
+    env = {**os.environ, "PYTHONPATH": str(engine), "AUTOGRADER_ISOLATION": "partial"}
     out = subprocess.run([sys.executable, "-c", GRADE, str(ROOT / "solutions" / assignment), assignment,
                           SELECT[assignment] if graded_run_only else ""], cwd=engine, env=env, capture_output=True,
                          text=True, check=True)
