@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import reprlib
 from contextlib import contextmanager
 
 LANGUAGES = ("en", "es")
@@ -36,16 +37,65 @@ def language(lang: str):
         _chosen.pop()
 
 
+MAX_FIELD = 2_000      # characters of one value shown in feedback (what a submission returned, raised...)
+MAX_FEEDBACK = 4_000   # characters of one test's feedback, whatever the submission did
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel = 6
+_SHORT.maxtuple = _SHORT.maxlist = _SHORT.maxarray = _SHORT.maxdict = _SHORT.maxset = _SHORT.maxfrozenset = 40
+_SHORT.maxdeque = 40
+_SHORT.maxstring = _SHORT.maxlong = MAX_FIELD // 2
+_SHORT.maxother = MAX_FIELD
+
+
+def cut(text: str, limit: int = MAX_FEEDBACK) -> str:
+    """``text`` shortened to about ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... ({len(text) - limit:,} more characters)"
+
+
+class Bounded:
+    """A value to be formatted into feedback: its ``repr`` and ``str`` are cut to MAX_FIELD characters
+    without ever building the whole text (``reprlib``), whatever the value's size."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self) -> str:
+        return cut(_SHORT.repr(self.value), MAX_FIELD)
+
+    def __str__(self) -> str:
+        if isinstance(self.value, (list, tuple, dict, set, frozenset)):
+            return repr(self)
+        return cut(str(self.value), MAX_FIELD)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec) if spec else str(self)
+
+
+def bounded(value):
+    """``value`` as it may enter feedback: numbers and short strings as they are, anything else Bounded."""
+    if value is None or isinstance(value, (bool, float, T)) or (isinstance(value, int) and value.bit_length() < 3000):
+        return value
+    if type(value) is str and len(value) <= MAX_FIELD:
+        return value
+    return Bounded(value)
+
+
 class T:
     """A text in English and Spanish, rendered in the current language by ``str()``.
 
-    ``T(en="expected {n}", es="se esperaba {n}").format(n=3)`` formats both.
+    ``T(en="expected {n}", es="se esperaba {n}").format(n=3)`` formats both; every value is cut to
+    MAX_FIELD characters (:class:`Bounded`), so feedback stays small whatever a submission returns.
     """
 
     def __init__(self, en: str, es: str):
         self.en, self.es = en, es
 
     def format(self, **values) -> "T":
+        values = {name: bounded(value) for name, value in values.items()}
         return T(self.en.format(**values), self.es.format(**values))
 
     def __add__(self, other: "T | str") -> "T":
@@ -69,9 +119,9 @@ HINT = T("Hint: ", "Pista: ")
 
 def fail(message: T | str, hint: T | str | None = None) -> None:
     """Fail the current test with ``message`` and an optional ``hint``."""
-    text = str(message)
+    text = cut(str(message))
     if hint:
-        text += "\n" + str(HINT) + str(hint)
+        text += "\n" + str(HINT) + cut(str(hint), MAX_FIELD)
     raise GradingFailure(text)
 
 

@@ -56,3 +56,18 @@ def test_not_implemented_is_not_swallowed_by_check_raises():
 
 def test_fail_without_hint():
     assert message_of(fail, T("broken", "roto")) == "broken"
+
+
+def test_huge_returned_values_are_cut_before_they_are_formatted():
+    """A submission that returns a 20 MB string or a million-element list gets a short message: every value
+    formatted into feedback is cut to MAX_FIELD characters, and a whole message to MAX_FEEDBACK."""
+    from autograder.feedback import MAX_FEEDBACK, MAX_FIELD
+    for huge in ("x" * 20_000_000, list(range(1_000_000)), {i: [i] * 100 for i in range(10_000)},
+                 ValueError("y" * 5_000_000), [[[[[[[[1]]]]]]]] * 1000):
+        text = message_of(check_equal, huge, 8, call="f()", hint="z" * 100_000)
+        assert len(text) < MAX_FEEDBACK + MAX_FIELD + 200, len(text)
+        assert "expected 8" in text and "Hint: zzz" in text
+    assert message_of(check_equal, [1, 2.5, "a", (3, 4)], 8, call="f()") == \
+        "f() returned [1, 2.5, 'a', (3, 4)]; expected 8."  # small values read as before
+    assert str(T("{v:.2f} {w}", "").format(v=2.0, w="short")) == "2.00 short"
+    assert len(message_of(fail, "m" * 10_000_000)) < MAX_FEEDBACK + 100

@@ -143,8 +143,44 @@ def test_deep_nesting_is_refused_before_recursion_hurts():
     with pytest.raises(wire.ProtocolError, match="nested"):
         decode_raw(tree)
     text = b"[" * 100_000 + b"]" * 100_000
-    with pytest.raises(wire.ProtocolError, match="not JSON"):
+    with pytest.raises(wire.ProtocolError, match="nested"):  # counted before the JSON parser recurses
         wire.split(bytearray(text + b""), len(text))
+
+
+def _spy_on_json(monkeypatch) -> list:
+    parsed = []
+    real = json.loads
+    monkeypatch.setattr(wire.json, "loads", lambda text, *a, **k: parsed.append(len(text)) or real(text, *a, **k))
+    return parsed
+
+
+@pytest.mark.parametrize("text, message", [
+    (b'{"buffers": [], "ok": [' + b"[]," * wire.MAX_NODES + b'[]]}', "more than 1,000,000 values"),
+    (b'{"buffers": [], "ok": ' + b'{"$": "tuple", "v": [' * 120 + b"1" + b"]}" * 120 + b"}", "nested more than"),
+    (b'{"buffers": [], "ok": "' + b"x" * (wire.MAX_HEADER_BYTES + 1) + b'"}', "bytes of JSON"),
+])
+def test_replies_past_the_value_count_depth_or_json_size_are_refused_before_parsing(monkeypatch, text, message):
+    """A reply of millions of tiny values would cost the reader gigabytes as Python objects: it is
+    counted first, and refused without the JSON parser building anything."""
+    parsed = _spy_on_json(monkeypatch)
+    with pytest.raises(wire.ProtocolError, match=message):
+        wire.check_sizes(len(text), len(text), 1 << 30)
+        wire.split(bytearray(text), len(text))
+    assert parsed == []
+
+
+def test_brackets_commas_and_escaped_quotes_inside_strings_do_not_count():
+    text = json.dumps({"buffers": [], "ok": ['[{,:"\\' * 300_000, "[" * 1000, [1, [2, [3]]]]}).encode()
+    header, _ = wire.split(bytearray(text), len(text))
+    assert header["ok"][2] == [1, [2, [3]]]
+
+
+def test_decoded_strings_are_cut_and_large_containers_are_unsendable():
+    assert len(decode_raw("y" * (wire.MAX_STRING * 50))) < wire.MAX_STRING + 50
+    assert decode_raw("y" * wire.MAX_STRING) == "y" * wire.MAX_STRING
+    with pytest.raises(wire.Unsendable, match="NumPy array or a tensor"):
+        wire.encode([0.5] * wire.MAX_NODES, kept)
+    assert round_trip(list(range(100_000))) == list(range(100_000))  # a long history still crosses
 
 
 def test_frames_larger_than_allowed_are_refused_before_reading():

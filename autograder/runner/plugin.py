@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from autograder import course
-from autograder.feedback import GradingFailure, T
+from autograder.feedback import MAX_FEEDBACK, GradingFailure, T, cut
 from autograder.runner.remote import SandboxFailure, StudentRaised
 from autograder.runner.results import TestInfo, TestOutcome
 
@@ -96,7 +96,8 @@ class GradingSession:
         elif report.failed:
             exc = _innermost(call.excinfo.value)
             status = exc.status if isinstance(exc, SandboxFailure) else "failed"
-            self.outcomes[item.nodeid] = TestOutcome(info, status, explain(exc, self.assignment.tasks.get(info.task)))
+            feedback = cut(explain(exc, self.assignment.tasks.get(info.task)), MAX_FEEDBACK)
+            self.outcomes[item.nodeid] = TestOutcome(info, status, feedback)
         else:  # passed so far (setup, then call, then teardown): with the note the test made, if any
             self.outcomes[item.nodeid] = TestOutcome(info, "passed", self.notes.get(item.nodeid, ""))
 
@@ -140,7 +141,7 @@ def note(request):
     notes, nodeid = request.config._ag.notes, request.node.nodeid
 
     def record(text) -> None:
-        notes[nodeid] = str(text)
+        notes[nodeid] = cut(str(text), MAX_FEEDBACK)
 
     return record
 

@@ -25,6 +25,12 @@ dtype, tensors with ``torch.frombuffer``. Nothing is unpickled and no class
 is looked up by name, so a value cannot run code or lie about its type or
 equality when it is decoded. Anything else is a :class:`ProtocolError`.
 
+A frame cannot exhaust the side that reads it: its JSON text is at most
+``MAX_HEADER_BYTES``, and before the JSON parser builds a single object
+:func:`check_structure` counts its values (at most ``MAX_NODES``) and its
+nesting (at most ``MAX_JSON_DEPTH``); every decoded string is cut to
+``MAX_STRING`` characters.
+
 This module is shared by both sides and imports only the standard library,
 NumPy, and torch when a tensor is met.
 """
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import struct
 import sys
@@ -41,6 +48,11 @@ import numpy as np
 HEADER = struct.Struct("<QI")
 MAX_DEPTH = 64
 MAX_DIMS = 32
+MAX_HEADER_BYTES = 16 << 20  # JSON text of one frame (the buffers are counted apart, by the frame limit)
+MAX_NODES = 1_000_000         # JSON values in one frame: numbers, strings, lists, objects, keys
+MAX_JSON_DEPTH = 3 * MAX_DEPTH + 8  # a value level takes up to 3 JSON levels ({"$": "dict", "v": [[k, v]]})
+MAX_STRING = 10_000           # characters kept of one decoded string
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 # NumPy dtypes that may cross (little endian or byte-free); object, string and record arrays may not.
 NUMPY_DTYPES = frozenset(["|b1", "|i1", "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8",
                           "<f2", "<f4", "<f8", "<c8", "<c16"])
@@ -101,13 +113,43 @@ def check_sizes(total: int, text_length: int, max_bytes: int) -> int:
         raise ProtocolError(f"a message of {total:,} bytes, more than the {max_bytes:,} allowed")
     if text_length > total:
         raise ProtocolError("a message whose header is longer than the message")
+    if text_length > MAX_HEADER_BYTES:
+        raise ProtocolError(f"a message whose values take {text_length:,} bytes of JSON, more than the "
+                            f"{MAX_HEADER_BYTES:,} allowed (large data travels as arrays)")
     return total
+
+
+def check_structure(text: bytes) -> None:
+    """Refuse JSON ``text`` of more than MAX_NODES values or MAX_JSON_DEPTH levels, before it is parsed.
+
+    Strings are blanked first, so that brackets and commas inside them do not count; what is left has
+    one ``[``, ``{``, ``,`` or ``:`` per value at most (plus the first). Linear time, no Python object
+    per value."""
+    opens, nodes = _counts(text)
+    if (nodes > MAX_NODES or opens > MAX_JSON_DEPTH) and b'"' in text:  # the strings may hold what counted
+        text = _JSON_STRING.sub(b'""', text)
+        opens, nodes = _counts(text)
+    if nodes > MAX_NODES:
+        raise ProtocolError(f"a message of more than {MAX_NODES:,} values (large data travels as arrays)")
+    if opens > MAX_JSON_DEPTH:
+        codes = np.frombuffer(text, dtype=np.uint8)
+        steps = (np.isin(codes, (0x5B, 0x7B)).astype(np.int8) - np.isin(codes, (0x5D, 0x7D)).astype(np.int8))
+        if int(np.cumsum(steps, dtype=np.int32).max()) > MAX_JSON_DEPTH:
+            raise ProtocolError(f"values nested more than {MAX_DEPTH} levels deep")
+
+
+def _counts(text: bytes) -> tuple[int, int]:
+    """(brackets opened, values at most) of JSON text."""
+    opens = text.count(b"[") + text.count(b"{")
+    return opens, opens + text.count(b",") + text.count(b":") + 1
 
 
 def split(payload: bytearray, text_length: int) -> tuple[dict, list]:
     """Header and buffers of a frame's payload; every length is checked."""
+    text = bytes(payload[:text_length])
+    check_structure(text)
     try:
-        header = json.loads(bytes(payload[:text_length]))
+        header = json.loads(text)
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ProtocolError(f"a header that is not JSON ({type(exc).__name__})") from None
     if not isinstance(header, dict) or not isinstance(header.get("buffers"), list):
@@ -174,7 +216,7 @@ class Encoder:
     """
 
     def __init__(self, keep, max_bytes: int = 1 << 62):
-        self.keep, self.max_bytes, self.buffers, self.size = keep, max_bytes, [], 0
+        self.keep, self.max_bytes, self.buffers, self.size, self.nodes = keep, max_bytes, [], 0, 0
 
     def buffer(self, data) -> int:
         data = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else data
@@ -187,6 +229,10 @@ class Encoder:
     def encode(self, value, depth: int = 0):
         if depth > MAX_DEPTH:
             raise Unsendable(f"values nested more than {MAX_DEPTH} levels deep (a list that contains itself?)")
+        self.nodes += 1
+        if self.nodes > MAX_NODES // 4:  # tags and keys take up to 4 JSON values per value
+            raise Unsendable(f"more than {MAX_NODES // 4:,} values in lists, tuples and dicts (return a NumPy "
+                             "array or a tensor for large data)")
         kind = type(value)
         if value is None or kind in (bool, int, float, str):
             return value
@@ -273,7 +319,7 @@ class Decoder:
         if node is None or kind in (bool, int, float):
             return node
         if kind is str:
-            return clean_text(node)
+            return clean_text(node, MAX_STRING)
         if kind is list:
             return [self.decode(v, depth + 1) for v in node]
         if kind is not dict:
