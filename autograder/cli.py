@@ -95,7 +95,7 @@ def _progress(console: Console, label: str):
 
 
 def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout, total_timeout,
-         min_isolation: str, tasks=()) -> None:
+         min_isolation: str, tasks=(), error_json: str | None = None) -> None:
     console = _table_console(stderr=json_out == "-")
     try:
         with _progress(Console(stderr=True), f"grading {assignment}") as progress:
@@ -104,6 +104,9 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
                                **progress)
     except (api.CourseError, api.GraderError) as exc:
         click.echo(f"autograder: error: {exc}", err=True)
+        if error_json:
+            with feedback.language(lang):
+                report.write_json(report.ungraded(str(exc), isinstance(exc, api.GraderError)), error_json)
         sys.exit(1)
     with feedback.language(lang):
         report.print_table(result, console)
@@ -123,7 +126,10 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
 @click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
               help="Grade even though this machine confines student code only this much "
                    "[default: refuse anything below full isolation].")
-def grade(submission, assignment, lang, json_out, tasks, test_timeout, total_timeout, allow_isolation):
+@click.option("--error-json", "error_json", default=None, metavar="FILE",
+              help="When SUBMISSION cannot be graded, write a Gradescope result saying why to FILE (the reason "
+                   "shown to the student only when it is the submission's fault; for run_autograder).")
+def grade(submission, assignment, lang, json_out, tasks, test_timeout, total_timeout, allow_isolation, error_json):
     """Grade SUBMISSION with the public and hidden tests.
 
     SUBMISSION is a folder laid out like student_template/<assignment>/, or a
@@ -134,7 +140,7 @@ def grade(submission, assignment, lang, json_out, tasks, test_timeout, total_tim
     Exit code 0 means grading completed, whatever the score.
     """
     _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout,
-         allow_isolation or "full", tasks)
+         allow_isolation or "full", tasks, error_json)
 
 
 @main.command()
@@ -203,6 +209,32 @@ def release(assignment, out):
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"released {assignment} to {out} ({len(files)} files)")
+
+
+@main.command()
+@click.option("--require", type=click.Choice(["full", "partial", "none"]), default=None,
+              help="Exit with status 1 (and say what is missing) unless this machine gives at least this level.")
+def isolation(require):
+    """Show how confined student code is on this machine: the level, and the mechanism behind each guarantee.
+
+    Run it where grading will happen (as the user that grades, with AUTOGRADER_STUDENT_USER set as it will
+    be); the Gradescope setup.sh runs it with --require while the image is built.
+    """
+    from autograder.runner import isolation as isolation_module
+    try:
+        found = isolation_module.probe()
+    except isolation_module.IsolationError as exc:
+        click.echo(f"autograder: error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"isolation: {found.level}")
+    for line in found.mechanisms:
+        click.echo(f"  {line}")
+    for line in found.missing:
+        click.echo(f"  missing: {line}")
+    if require and not found.at_least(require):
+        click.echo(f"autograder: error: this machine gives student code {found.level} isolation, not {require} "
+                   f"(missing: {'; '.join(found.missing)})", err=True)
+        sys.exit(1)
 
 
 @main.command()

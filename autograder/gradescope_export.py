@@ -63,6 +63,9 @@ id -u student >/dev/null 2>&1 || adduser --disabled-password --gecos "" student
 chmod 755 /autograder "$VENV"
 # Data sets, their cache, the backbone check, and the installed engine closed to every user but root.
 "$VENV/bin/python" -c "from autograder.gradescope_export import prepare; prepare('$ASSIGNMENT', '/autograder')"
+# The confinement of student code, checked now: on a kernel or image that cannot give it, the build stops
+# here with what is missing, instead of every submission getting a grader error.
+AUTOGRADER_STUDENT_USER=student "$VENV/bin/python" -m autograder isolation --require __REQUIRE__
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
@@ -93,17 +96,21 @@ options=()
 if [ -n "$ALLOW_ISOLATION" ]; then options=(--allow-isolation "$ALLOW_ISOLATION"); fi
 errors="$(mktemp)"
 cd "$ROOT"
-"$PYTHON" -P -m autograder grade "$SUBMISSION" -a "$ASSIGNMENT" --json "$RESULTS" "${options[@]}" 2>"$errors"
-status=$?
+"$PYTHON" -P -m autograder grade "$SUBMISSION" -a "$ASSIGNMENT" --json "$RESULTS" --error-json "$RESULTS" \
+    "${options[@]}" 2>"$errors"
 cat "$errors" >&2
-if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
+if [ ! -s "$RESULTS" ]; then  # the engine writes a result even when it cannot grade; this is a crash
     "$PYTHON" -P - "$RESULTS" "$errors" <<'EOF'
 import json, sys
 lines = [line for line in open(sys.argv[2], encoding="utf-8", errors="replace").read().splitlines() if line.strip()]
 reason = lines[-1] if lines else "grading stopped without a message"
+# The student reads only that the problem is the grader's; the reason (often advice for the instructor)
+# stays in extra_data and in the autograder output, which Gradescope shows to the staff.
 with open(sys.argv[1], "w", encoding="utf-8") as out:
-    json.dump({"score": 0.0, "output": f"This submission could not be graded: {reason}", "visibility": "visible",
-               "stdout_visibility": "hidden", "tests": [], "extra_data": {"status": "error"}}, out, indent=2)
+    json.dump({"score": 0.0, "output": "This submission could not be graded because of a problem of the grading "
+               "machine, not of your submission. The course staff can see the details; please tell them.",
+               "visibility": "visible", "stdout_visibility": "hidden", "tests": [],
+               "extra_data": {"status": "error", "error": reason[-2000:]}}, out, indent=2)
 EOF
 fi
 rm -f "$errors"
@@ -175,7 +182,8 @@ def build(assignment_id: str, out_zip: str | Path, allow_isolation: str | None =
     partial = out_zip.with_name(f".{out_zip.name}.{os.getpid()}.tmp")
     with zipfile.ZipFile(partial, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.replace("__ASSIGNMENT__", assignment_id)
-             .replace("__TORCH__", torch).encode(), 0o755)
+             .replace("__TORCH__", torch)
+             .replace("__REQUIRE__", allow_isolation or "full").encode(), 0o755)
         _add(archive, "run_autograder", RUN_AUTOGRADER.replace("__ASSIGNMENT__", assignment_id)
              .replace("__ALLOW__", allow_isolation or "").encode(), 0o755)
         _add(archive, "requirements.txt", "".join(f"{p}\n" for p in pins).encode())

@@ -166,9 +166,25 @@ def _gradescope_test(test: ScoredTest) -> dict:
     return entry
 
 
-def write_json(report: Report, destination: str) -> None:
-    """Write Gradescope JSON to a file, or to stdout when ``destination`` is ``-``."""
-    text = json.dumps(gradescope(report), indent=2, ensure_ascii=False)
+def ungraded(reason: str, graders_fault: bool) -> dict:
+    """Gradescope JSON for a submission that could not be graded. When the fault is the grader's (no data
+    set, weaker isolation than required...), the student reads only that; the reason, often advice for the
+    instructor, goes to ``extra_data``, which Gradescope shows to the staff only."""
+    if graders_fault:
+        output = str(T("This submission could not be graded because of a problem of the grading machine, not of "
+                       "your submission. The course staff can see the details; please tell them.",
+                       "Esta entrega no se pudo corregir por un problema de la máquina de corrección, no de tu "
+                       "entrega. El equipo docente puede ver los detalles; avísales."))
+    else:
+        output = str(T("This submission could not be graded: {why}", "Esta entrega no se pudo corregir: {why}")
+                     .format(why=reason))
+    return {"score": 0.0, "output": output, "visibility": "visible", "stdout_visibility": "hidden", "tests": [],
+            "extra_data": {"status": "grader error" if graders_fault else "not gradable", "error": reason[:2000]}}
+
+
+def write_json(report: Report | dict, destination: str) -> None:
+    """Write Gradescope JSON (of a report, or already made) to a file, or to stdout when ``destination`` is ``-``."""
+    text = json.dumps(report if isinstance(report, dict) else gradescope(report), indent=2, ensure_ascii=False)
     if destination == "-":
         print(text)
     else:

@@ -185,3 +185,26 @@ def test_a_submission_without_modules_gets_a_result_saying_why(a1_zip, tmp_path)
     results = _run_autograder(root, "")
     assert results["score"] == 0 and results["tests"] == []
     assert "could not be graded" in results["output"] and "conv_arithmetic.py" in results["output"]
+
+
+@pytest.mark.slow
+def test_a_grader_problem_shows_the_student_no_advice_meant_for_the_instructor(a1_zip, tmp_path, monkeypatch):
+    """Below the required isolation the engine refuses to grade, naming --allow-isolation: that reaches the
+    staff (extra_data, the autograder output), while the student reads only that the machine is at fault."""
+    _needs_root_and_full_isolation()
+    root = _autograder_root(a1_zip, tmp_path, {"conv_arithmetic.py": (ROOT / "solutions/a1/conv_arithmetic.py")
+                                               .read_text(encoding="utf-8")})
+    monkeypatch.setenv(isolation.CAP_VARIABLE, "partial")
+    results = _run_autograder(root, "")
+    assert results["score"] == 0 and results["tests"] == []
+    assert "problem of the grading machine" in results["output"] and "isolation" not in results["output"]
+    assert "--allow-isolation partial" in results["extra_data"]["error"]
+
+
+def test_setup_sh_stops_the_image_build_below_the_required_isolation(a1_zip):
+    with zipfile.ZipFile(a1_zip) as archive:
+        setup = archive.read("setup.sh").decode()
+    assert "-m autograder isolation --require full" in setup
+    done = subprocess.run([sys.executable, "-m", "autograder", "isolation", "--require", "full"], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, isolation.CAP_VARIABLE: "partial"})
+    assert done.returncode == 1 and "not full (missing:" in done.stderr and "isolation: partial" in done.stdout

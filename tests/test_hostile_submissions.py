@@ -38,6 +38,12 @@ SAME_PADDING_TESTS = {"test_same_padding_common_kernels", "test_same_padding_kee
 SECRETS = template.solution_lines(REFERENCE)
 HIDDEN_SOURCE = (A1.suite_dir("hidden") / "test_a1_hidden.py").read_text(encoding="utf-8")
 FAST = {"test_timeout": 10}
+# Kernels where courses grade, reached by withholding Landlock ABIs here: what each attack meets must still be
+# full isolation, given by other mechanisms (a separate user for signals, a network namespace for abstract
+# sockets, seccomp for the rest). The attacks whose defence changes with the kernel run in each of them.
+CONFIGURATIONS = {"newest kernel": {},
+                  "Linux 6.8 (Landlock ABI 4)": {"AUTOGRADER_LANDLOCK_ABI": "4", "AUTOGRADER_STUDENT_USER": "nobody"},
+                  "Linux 5.15 (Landlock ABI 1)": {"AUTOGRADER_LANDLOCK_ABI": "1", "AUTOGRADER_STUDENT_USER": "nobody"}}
 
 
 def processes_with(text: str) -> list[int]:
@@ -66,6 +72,24 @@ def large_files(folders, since: float, token: str) -> list[str]:
     return found
 
 
+@pytest.fixture(params=list(CONFIGURATIONS))
+def kernel(request, monkeypatch, tmp_path):
+    """One configuration of CONFIGURATIONS, which must give full isolation (skipped, saying why, where it
+    cannot: not root, or the user nobody cannot run this Python)."""
+    for name, value in CONFIGURATIONS[request.param].items():
+        monkeypatch.setenv(name, value)
+    try:
+        found = isolation.probe()
+    except isolation.IsolationError as exc:
+        pytest.skip(f"{request.param}: {exc}")
+    if not found.at_least("full"):
+        pytest.skip(f"{request.param} is not full isolation here: {found.describe()}")
+    if found.uid is not None:  # the separate user must reach this test's private folder (search only)
+        for folder in [tmp_path, *tmp_path.parents]:
+            folder.chmod(folder.stat().st_mode | 0o001)
+    return found
+
+
 @pytest.fixture
 def attack(tmp_path, monkeypatch):
     """``attack(name, **grade_kwargs)``: grade ``tests/hostile/<name>.py`` as A1 and check the aftermath.
@@ -82,12 +106,12 @@ def attack(tmp_path, monkeypatch):
     def grade(name: str, substitutions: dict | None = None, **kwargs):
         from autograder import api
         source = (HOSTILE / f"{name}.py").read_text(encoding="utf-8").replace("TOKEN", token)
-        for key, value in (substitutions or {}).items():
-            source = source.replace(key, str(value))
+        for key, value in sorted((substitutions or {}).items(), key=lambda item: -len(item[0])):
+            source = source.replace(key, str(value))  # UDP_PORT before PORT
         folder = write_submission(tmp_path / name, {"conv_arithmetic.py": source})
         report = api.grade(folder, "a1", **kwargs)
         state["report"] = report
-        assert len(report.tests) == N_TESTS, "grading did not complete"
+        assert "select" in kwargs or len(report.tests) == N_TESTS, "grading did not complete"
         assert report.score == 0, [(t.outcome.info.function, t.outcome.feedback) for t in report.tests if t.score]
         for test in report.tests:
             feedback = test.outcome.feedback
@@ -122,7 +146,7 @@ def test_reading_expected_values_from_stack_gc_or_grader_memory_finds_nothing(at
     assert "returned -1" in feedback  # every source came back empty
 
 
-def test_reading_solutions_or_hidden_tests_from_disk_is_refused(attack):
+def test_reading_solutions_or_hidden_tests_from_disk_is_refused(kernel, attack):
     grade, _ = attack
     grade("read_files", **FAST)
 
@@ -133,14 +157,14 @@ def test_feedback_carries_no_grader_text(attack):
     assert all("nothing readable" in t.outcome.feedback for t in report.tests if "ValueError" in t.outcome.feedback)
 
 
-def test_signalling_or_tracing_the_grader_is_refused(attack):
+def test_signalling_or_tracing_the_grader_is_refused(kernel, attack):
     grade, _ = attack
     report = grade("signal_grader", **FAST)
     assert os.getppid() > 1  # this test process and its parent are alive and running
     assert {t.outcome.status for t in report.tests} <= {"failed", "crashed", "timeout"}
 
 
-def test_detached_forked_processes_and_a_fork_bomb_die_with_the_student_process(attack):
+def test_detached_forked_processes_and_a_fork_bomb_die_with_the_student_process(kernel, attack):
     grade, _ = attack
     report = grade("spawn_processes", test_timeout=3)
     bomb = [t.outcome for t in report.tests if t.outcome.info.function in SAME_PADDING_TESTS]
@@ -152,6 +176,28 @@ def test_filling_the_disk_is_capped(attack):
     report = grade("fill_disk", **FAST)
     feedback = " ".join(t.outcome.feedback for t in report.tests)
     assert "MB" in feedback  # the scratch cap or the file size limit was named
+
+
+
+@pytest.mark.parametrize("mode, message", [("strings", "more characters"), ("flood", "bytes of JSON"),
+                                           ("count", "more than 1,000,000 values"), ("values", "[[], [], [],")])
+def test_huge_replies_cannot_exhaust_the_grader_and_feedback_stays_small(attack, mode, message):
+    """Every function returns an 8 MB string, 16 million empty lists, too many values, or the most values a
+    reply may hold: the grading completes, the floods are refused before any Python object is built (a
+    protocol error of the test in progress), and each test's feedback, results.json and the feedback page
+    keep their stated maximum sizes (the trusted side's memory and time: bench/worst_reply.py)."""
+    from autograder import pages, report as reports
+    from autograder.feedback import MAX_FEEDBACK
+    grade, _ = attack
+    report = grade("huge_replies", {"MODE": mode}, select="deck or lenet or same_padding_common", **FAST)
+    assert len(report.tests) >= 5
+    assert all(len(t.outcome.feedback) <= MAX_FEEDBACK + 100 for t in report.tests)
+    results = reports.gradescope(report)
+    size = len(json.dumps(results))
+    assert size <= len(report.tests) * (MAX_FEEDBACK + 1000) + 20_000, size
+    page = pages.feedback_page(results, A1, published=True)
+    assert len(page) <= 2 * size + 200_000, len(page)
+    assert message in " ".join(t.outcome.feedback for t in report.tests), report.tests[0].outcome.feedback[:300]
 
 
 @pytest.fixture
@@ -174,7 +220,7 @@ def listeners():
         s.close()
 
 
-def test_no_network_at_all(attack, listeners):
+def test_no_network_at_all(kernel, attack, listeners):
     grade, _ = attack
     substitutions, (tcp, udp, unix) = listeners
     grade("network", substitutions)
@@ -184,6 +230,25 @@ def test_no_network_at_all(attack, listeners):
     with pytest.raises(socket.timeout):
         udp.recvfrom(100)
 
+
+
+def test_sockets_through_io_uring_are_refused(kernel, attack, listeners, monkeypatch):
+    """io_uring can create sockets (IORING_OP_SOCKET) without the socket() call a filter would see: a UDP
+    datagram to a listener here, a netlink and a raw socket. The allow-list has no io_uring at all. Without
+    the filter (partial isolation) the same attack reaches the listener: it is a real attack."""
+    grade, token = attack
+    substitutions, (_, udp, _) = listeners
+    report = grade("io_uring", substitutions, **FAST)
+    feedback = " ".join(t.outcome.feedback for t in report.tests)
+    assert "returned -1" in feedback and "returned 10" not in feedback, feedback[:500]
+    with pytest.raises(socket.timeout):
+        udp.recvfrom(100)
+    if Path("/proc/sys/kernel/io_uring_disabled").read_text().strip() != "0" or kernel.uid is not None:
+        return  # io_uring is off here anyway, or the control has been made in the newest configuration
+    monkeypatch.setenv(isolation.CAP_VARIABLE, "partial")
+    report = grade("io_uring", substitutions, min_isolation="partial", select="test_conv_deck_examples", **FAST)
+    assert "returned 10" in report.tests[0].outcome.feedback
+    assert udp.recvfrom(100)[0] == token.encode()
 
 def test_values_that_lie_about_type_or_equality_score_nothing(attack):
     grade, _ = attack

@@ -2,9 +2,11 @@
 
 :class:`StudentProcess` starts the warden (which starts the student process
 under :mod:`confine`), sends request frames and reads reply frames, and while
-it waits it enforces the limits: CPU seconds of the student process tree,
-a wall-clock backstop several times looser, the size of the scratch folder,
-and the size of every reply. Whatever goes wrong on the student side
+it waits it enforces the limits: CPU seconds of the student process tree
+(every second it uses is charged: what it used between two requests goes to
+the next one, and between tests the tree is frozen where a cgroup freezer
+exists), a wall-clock backstop several times looser, the size of the
+scratch folder, and the size of every reply. Whatever goes wrong on the student side
 (death, silence, garbage, an endless loop) becomes a :class:`StudentFailure`
 with a reason; the caller decides whom it costs.
 """
@@ -23,13 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import course
-from autograder.runner import cgroups
+from autograder.runner import cgroups, warden
 from autograder.runner.isolation import Isolation, landlock_rules
 from autograder.sandbox import wire
 
 TICK = 0.05            # seconds between checks while waiting for the student process
 DISK_CHECK_EVERY = 0.5  # seconds between measurements of the scratch folder
 OUTPUT_KEPT = 64 * 1024  # bytes of the student process's printed output kept for diagnostics
+ADDRESS_SPACE_FLOOR = 8 << 30  # bytes of address space any student process may reserve
+OUTPUT_SHOWN = 2000      # characters of it shown in a message (the last ones)
 STARTUP_SECONDS = 120   # Python and the runtime starting, before any student code runs
 WARDEN_BOOT = ("import json, sys; sys.path.insert(0, sys.argv[1]); "
                "from autograder.runner import warden; warden.main(json.loads(sys.argv[2]))")
@@ -49,7 +53,8 @@ class StudentFailure(Exception):
 class Limits:
     """What one student process may use."""
 
-    memory_mb: int = 6144       # address space (RLIMIT_AS), per process
+    memory_mb: int = 6144       # resident memory of the whole student tree (cgroup, else the warden's sampler);
+                                # each process's address space (RLIMIT_AS) twice as much, at least 8 GB
     scratch_mb: int = 256       # the scratch folder, and any one file (RLIMIT_FSIZE)
     tasks: int = 256            # processes and threads (cgroup pids.max, or RLIMIT_NPROC)
     open_files: int = 1024
@@ -114,6 +119,7 @@ class StudentProcess:
         self.group: cgroups.ControlGroup | None = None
         self._report_buffer = b""
         self.last_cpu = 0.0  # CPU seconds the student process used during the last request
+        self.charged_cpu: float | None = None  # the tree's CPU reading up to which every second is charged
 
     # -- start and stop -----------------------------------------------------------------------
     def start(self) -> None:
@@ -128,10 +134,12 @@ class StudentProcess:
         out_r, out_w = os.pipe()
         report_r, report_w = os.pipe()
         command_r, command_w = os.pipe()
-        limits = {"RLIMIT_AS": self.limits.memory_mb << 20, "RLIMIT_FSIZE": self.limits.scratch_mb << 20,
+        # Address space per process: twice memory_mb, and never below what importing PyTorch reserves (it
+        # reserves far more than it uses); what is resident is capped for the whole tree (cgroup, or sampler).
+        limits = {"RLIMIT_AS": max(self.limits.memory_mb << 21, ADDRESS_SPACE_FLOOR), "RLIMIT_FSIZE": self.limits.scratch_mb << 20,
                   "RLIMIT_NOFILE": self.limits.open_files, "RLIMIT_CPU": self.limits.cpu_seconds, "RLIMIT_CORE": 0}
         if sys.platform.startswith("linux") and self.isolation.level != "none":
-            self.group = cgroups.create(self.limits.tasks)
+            self.group = cgroups.create(self.limits.tasks, self.limits.memory_mb << 20)
             uid = self.isolation.uid if self.isolation.uid is not None else os.geteuid()
             if self.group is None and uid != 0:  # RLIMIT_NPROC counts per user, and never binds root
                 limits["RLIMIT_NPROC"] = _tasks_of_uid(uid) + self.limits.tasks
@@ -149,7 +157,11 @@ class StudentProcess:
             "cgroup": self.group.procs_files if self.group else [],
             "landlock": landlock_rules(self.isolation, self.runtime, self.submission, self.scratch, self.private,
                                        self.extra_read),
-            "seccomp": self.isolation.seccomp,
+            "seccomp": self.isolation.seccomp, "seccomp_listener": self.isolation.seccomp_listener,
+            "network_namespace": self.isolation.network_namespace,
+            "freeze_file": self.group.freeze_file if self.group else None,
+            "memory_sampler": (None if self.group and "memory" in self.group.features or
+                               self.isolation.level == "none" else self.limits.memory_mb << 20),
         }
         try:
             self.warden = subprocess.Popen(
@@ -182,6 +194,7 @@ class StudentProcess:
         if "ready" not in header:
             self._fail("startup", "the student process did not start")
         self.ready = True
+        self.charged_cpu = self.cpu_seconds()  # starting up is free; from now on every CPU second is charged
 
     def _keep_output(self, fd: int) -> None:
         """Drain what the student process prints (so it never blocks), keeping the last OUTPUT_KEPT bytes."""
@@ -200,7 +213,7 @@ class StudentProcess:
 
     def tail(self, lines: int = 5) -> str:
         text = b"".join(self.output).decode("utf-8", "replace")
-        return "\n".join(text.strip().splitlines()[-lines:])
+        return wire.clean_text("\n".join(text.strip().splitlines()[-lines:])[-OUTPUT_SHOWN:])
 
     @property
     def alive(self) -> bool:
@@ -214,6 +227,8 @@ class StudentProcess:
             os.write(self.command_fd, b"k")
         except OSError:
             pass
+        if self.group is not None:
+            self.group.freeze(False)  # a frozen cgroup v1 process cannot die
         if self.worker_pid is not None:
             try:
                 os.kill(self.worker_pid, signal.SIGKILL)
@@ -233,6 +248,8 @@ class StudentProcess:
         self.warden.stderr.close()
         self.warden = None
         if self.group is not None:
+            if self.group.out_of_memory() and self.exit is not None:
+                self.exit = dict(self.exit, memory=True)
             self.group.remove()
         if self.exit is None:
             self.exit = {"signal": signal.SIGKILL}
@@ -242,6 +259,7 @@ class StudentProcess:
         """Send one request and wait for its reply within ``budget``."""
         if not self.alive:
             raise StudentFailure("crashed", describe_exit(self.exit or {}))
+        self.thaw()
         self.wait_ready()
         self.seq += 1
         pending = [memoryview(p).cast("B") for p in wire.pack(dict(header, seq=self.seq), buffers)]
@@ -250,26 +268,36 @@ class StudentProcess:
             self._fail("protocol", "it answered a question it was not asked")
         return reply, out
 
+    def freeze(self) -> None:
+        """Stop every process and thread of the student tree until the next request (where a cgroup
+        freezer exists; elsewhere what it uses meanwhile is charged to the next request)."""
+        if self.group is not None and self.alive:
+            self.group.freeze(True)
+
+    def thaw(self) -> None:
+        if self.group is not None:
+            self.group.freeze(False)
+
     def cpu_seconds(self) -> float:
-        """CPU seconds used so far by the student process tree (wall-clock time where unmeasurable)."""
+        """CPU seconds used so far by the student process tree, threads and children included (the
+        cgroup's count; else the warden's descendants, live ones plus those it reaped; wall-clock time
+        where neither can be read)."""
         if self.group is not None:
             value = self.group.cpu_seconds()
             if value is not None:
                 return value
-        if self.worker_pid is not None:
-            try:
-                with open(f"/proc/{self.worker_pid}/stat", "rb") as stat:
-                    fields = stat.read().rpartition(b")")[2].split()
-                return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-            except (OSError, ValueError, IndexError):
-                pass
+        if self.warden is not None and sys.platform.startswith("linux"):
+            value = _tree_cpu_seconds(self.warden.pid)
+            if value is not None:
+                return value
         return time.monotonic()
 
     def _wait_reply(self, budget: Budget, pending: list | None = None, startup: bool = False) -> tuple[dict, list]:
         """Write ``pending`` while reading the reply; enforce ``budget`` and the scratch cap all along."""
         pending = pending or []
         start_wall = time.monotonic()
-        start_cpu = self.cpu_seconds() if self.worker_pid is not None else None
+        start_cpu = self.charged_cpu if self.charged_cpu is not None else \
+            self.cpu_seconds() if self.worker_pid is not None else None
         next_disk_check = start_wall + DISK_CHECK_EVERY
         next_check = start_wall + TICK
         self._write_some(pending)  # most requests fit in the pipe at once
@@ -292,7 +320,14 @@ class StudentProcess:
                 except wire.ProtocolError as exc:
                     self._fail("protocol", f"it sent a malformed reply ({exc})")
                 if frame is not None:
-                    self.last_cpu = (self.cpu_seconds() - start_cpu) if start_cpu is not None else 0.0
+                    now_cpu = self.cpu_seconds()
+                    self.last_cpu = (now_cpu - start_cpu) if start_cpu is not None else 0.0
+                    if self.charged_cpu is not None:
+                        self.charged_cpu = now_cpu
+                    if self.last_cpu > budget.cpu:  # what the tree used since the last reply counts too
+                        self._fail("timeout", "cpu")
+                    if self.group is not None and self.group.out_of_memory():
+                        self._fail("crashed")  # a process of the tree was killed for memory: this test pays
                     return frame
             elif self.exit is not None:
                 self._fail("crashed")
@@ -351,7 +386,11 @@ class StudentProcess:
             elif "failed" in message:
                 self.exit = {"failed": str(message["failed"])}
             elif "exit" in message and self.exit is None:
-                self.exit = message["exit"]
+                self.exit = dict(message["exit"])
+                if "syscall" in message:
+                    self.exit["syscall"] = wire.clean_text(str(message["syscall"]), 40)
+                if message.get("memory"):
+                    self.exit["memory"] = True
 
     def _await_exit(self, seconds: float = 5.0) -> None:
         deadline = time.monotonic() + seconds
@@ -365,6 +404,10 @@ class StudentProcess:
 
 
 def describe_exit(exit: dict) -> str:
+    if exit.get("syscall"):
+        return f"system call {exit['syscall']} refused"
+    if exit.get("memory"):
+        return "memory limit of the student tree"
     if "failed" in exit:
         return f"the student process could not be confined ({exit['failed']})"
     if "warden" in exit:
@@ -374,6 +417,25 @@ def describe_exit(exit: dict) -> str:
         name = signal.Signals(number).name if number in signal.Signals._value2member_map_ else str(number)
         return f"signal {name}"
     return f"exit code {exit.get('code')}"
+
+
+def _tree_cpu_seconds(warden_pid: int) -> float | None:
+    """CPU seconds of every descendant of the warden (live: their own; reaped: the warden's children's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parent_of = warden.parents()
+    below, grown = set(), {warden_pid}
+    while grown:
+        below |= grown
+        grown = {pid for pid, ppid in parent_of.items() if ppid in grown} - below
+    total = 0
+    for pid in below:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                fields = stat.read().rpartition(b")")[2].split()
+        except OSError:
+            continue
+        total += sum(int(f) for f in (fields[13:15] if pid == warden_pid else fields[11:15]))
+    return total / tick if total or below else None
 
 
 def _folder_size(folder: Path, stop_above: int) -> int:

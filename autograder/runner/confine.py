@@ -4,6 +4,9 @@ Standard library only: the warden imports this module before anything else.
 Each mechanism is probed first (:func:`available`) and then applied by
 :func:`apply` in the child, in this order (later steps need the earlier ones):
 
+0. a new network namespace, when running as root: no interface but a
+   loopback that is down, and abstract Unix sockets of its own (what
+   Landlock ABI 6 scopes do on newer kernels);
 1. resource limits (``setrlimit``): address space, file size, processes,
    open files, CPU seconds, no core dumps;
 2. a separate unprivileged uid/gid, when running as root and it was asked for;
@@ -14,9 +17,11 @@ Each mechanism is probed first (:func:`available`) and then applied by
    connect (ABI >= 4), no signals to and no abstract Unix sockets of
    processes outside the sandbox (ABI >= 6); ptrace of outside processes is
    always refused by Landlock;
-6. seccomp: a small BPF filter refusing non-Unix sockets, ptrace, other
-   processes' memory, namespaces, kernel modules, reboot, keyrings, bpf and
-   perf events.
+6. seccomp: a default-deny BPF filter over the table of
+   :mod:`autograder.runner.syscalls` (Unix sockets only, no io_uring, no
+   ptrace, no namespaces...); a call outside the table is handed to the
+   warden through a listener descriptor (Linux 5.0+), which names it and
+   stops the process, or else kills the process (``SIGSYS``).
 
 The ``ctypes`` calls are the kernel's documented interfaces (``landlock(7)``,
 ``seccomp(2)``, ``capabilities(7)``); no maintained Python binding covers
@@ -29,6 +34,8 @@ import errno
 import os
 import platform
 import struct
+
+from autograder.runner import syscalls
 
 LINUX = platform.system() == "Linux"
 
@@ -73,32 +80,16 @@ LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 # -- seccomp ----------------------------------------------------------------------------------
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_SET_MODE_FILTER, SECCOMP_GET_NOTIF_SIZES = 1, 3
+SECCOMP_FILTER_FLAG_NEW_LISTENER = 1 << 3
+SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_USER_NOTIF = 0x80000000, 0x7FC00000
 SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+SYS_SECCOMP = {"x86_64": 317, "aarch64": 277}
 AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-# Syscalls refused with EPERM (name -> number per architecture).
-DENIED = {
-    "x86_64": {"ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "unshare": 272, "setns": 308,
-               "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "init_module": 175,
-               "finit_module": 313, "delete_module": 176, "kexec_load": 246, "kexec_file_load": 320,
-               "reboot": 169, "swapon": 167, "swapoff": 168, "bpf": 321, "perf_event_open": 298,
-               "userfaultfd": 323, "keyctl": 250, "add_key": 248, "request_key": 249, "acct": 163,
-               "open_by_handle_at": 304, "name_to_handle_at": 303, "iopl": 172, "ioperm": 173,
-               "settimeofday": 164, "clock_settime": 227, "adjtimex": 159, "sethostname": 170,
-               "setdomainname": 171, "quotactl": 179, "move_mount": 429, "open_tree": 428, "fsopen": 430,
-               "fsmount": 432, "mount_setattr": 442},
-    "aarch64": {"ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271, "unshare": 97, "setns": 268,
-                "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "init_module": 105,
-                "finit_module": 273, "delete_module": 106, "kexec_load": 104, "kexec_file_load": 294,
-                "reboot": 142, "swapon": 224, "swapoff": 225, "bpf": 280, "perf_event_open": 241,
-                "userfaultfd": 282, "keyctl": 219, "add_key": 217, "request_key": 218, "acct": 89,
-                "open_by_handle_at": 265, "name_to_handle_at": 264, "settimeofday": 170,
-                "clock_settime": 112, "adjtimex": 171, "sethostname": 161, "setdomainname": 162,
-                "quotactl": 60, "move_mount": 429, "open_tree": 428, "fsopen": 430, "fsmount": 432,
-                "mount_setattr": 442},
-}
-SYS_SOCKET = {"x86_64": 41, "aarch64": 198}
-SYS_CLONE = {"x86_64": 56, "aarch64": 220}
-SYS_CLONE3 = 435
+# struct seccomp_notif: id, pid, flags, then struct seccomp_data: nr, arch, instruction pointer, args[6]
+NOTIF = struct.Struct("=QIIiIQ6Q")
+NOTIF_SIZES = struct.Struct("=HHH")
+SECCOMP_IOCTL_NOTIF_RECV = (3 << 30) | (NOTIF.size << 16) | (ord("!") << 8) | 0  # _IOWR('!', 0, seccomp_notif)
 AF_UNIX = 1
 CLONE_NEW_FLAGS = 0x7E020000  # CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET (and NEWTIME 0x80)
 X32_SYSCALL_BIT = 0x40000000
@@ -156,9 +147,34 @@ def seccomp_available() -> bool:
 
 
 def available() -> dict:
-    """What this machine offers: {"landlock": abi, "seccomp": bool, "root": bool, "linux": bool}."""
+    """What this machine offers: {"landlock": abi, "seccomp": bool, "notify": bool, "root": bool, "linux": bool}."""
     return {"linux": LINUX, "landlock": landlock_abi(), "seccomp": seccomp_available(),
-            "root": LINUX and os.geteuid() == 0, "subreaper": LINUX}
+            "notify": notify_available(), "root": LINUX and os.geteuid() == 0, "subreaper": LINUX}
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def network_namespace_available() -> bool:
+    """Whether a process may get a network namespace of its own here (tried in a child that exits)."""
+    if not LINUX or os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            new_network_namespace()
+            os._exit(0)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def new_network_namespace() -> None:
+    """Move the calling process into a network namespace of its own (needs CAP_SYS_ADMIN: root)."""
+    lib = _lib()
+    lib.unshare.argtypes = [ctypes.c_int]
+    _check(lib.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
 
 
 # -- application (in the child, between fork and exec) -----------------------------------------
@@ -269,38 +285,99 @@ def _bpf(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("HBBI", code, jt, jf, k)
 
 
-def seccomp_filter() -> bytes:
-    """The BPF program: refuse the DENIED syscalls, non-Unix sockets and new namespaces; allow the rest."""
-    machine = platform.machine()
+def seccomp_filter(machine: str | None = None, notify: bool = True) -> bytes:
+    """The default-deny BPF program of :mod:`syscalls`: the allowed calls run (socket, socketpair and clone
+    after a check of their first argument), the refused ones fail with their errno, and any other call is
+    handed to the warden (``notify``, which names it and stops the process) or kills the process."""
+    machine = machine or platform.machine()
     LD_W_ABS, JEQ, JSET, JGE, RET = 0x20, 0x15, 0x45, 0x35, 0x06
     ARCH, NR, ARG0 = 4, 0, 16  # offsets in struct seccomp_data (ARG0: low 32 bits of args[0])
     eperm, allow = SECCOMP_RET_ERRNO | errno.EPERM, SECCOMP_RET_ALLOW
     prog = [_bpf(LD_W_ABS, 0, 0, ARCH), _bpf(JEQ, 1, 0, AUDIT_ARCH[machine]),
-            _bpf(RET, 0, 0, eperm),  # another ABI (32-bit entry points): refused
+            _bpf(RET, 0, 0, SECCOMP_RET_KILL_PROCESS),  # another ABI (32-bit entry points)
             _bpf(LD_W_ABS, 0, 0, NR)]
     if machine == "x86_64":
-        prog += [_bpf(JGE, 0, 1, X32_SYSCALL_BIT), _bpf(RET, 0, 0, eperm)]
-    for number in sorted(DENIED[machine].values()):
-        prog += [_bpf(JEQ, 0, 1, number), _bpf(RET, 0, 0, eperm)]
-    prog += [_bpf(JEQ, 0, 1, SYS_CLONE3), _bpf(RET, 0, 0, SECCOMP_RET_ERRNO | errno.ENOSYS)]  # libc falls back to clone
-    prog += [_bpf(JEQ, 0, 4, SYS_CLONE[machine]),  # clone: flags in args[0], no new namespaces
+        prog += [_bpf(JGE, 0, 1, X32_SYSCALL_BIT), _bpf(RET, 0, 0, SECCOMP_RET_KILL_PROCESS)]
+    for name in ("socket", "socketpair"):  # the Unix domain only
+        prog += [_bpf(JEQ, 0, 4, syscalls.number(name, machine)),
+                 _bpf(LD_W_ABS, 0, 0, ARG0), _bpf(JEQ, 0, 1, AF_UNIX), _bpf(RET, 0, 0, allow),
+                 _bpf(RET, 0, 0, SECCOMP_RET_ERRNO | errno.EAFNOSUPPORT)]
+    prog += [_bpf(JEQ, 0, 4, syscalls.number("clone", machine)),  # clone: flags in args[0], no new namespaces
              _bpf(LD_W_ABS, 0, 0, ARG0), _bpf(JSET, 0, 1, CLONE_NEW_FLAGS), _bpf(RET, 0, 0, eperm),
              _bpf(RET, 0, 0, allow)]
-    prog += [_bpf(JEQ, 0, 4, SYS_SOCKET[machine]),  # socket: Unix domain only
-             _bpf(LD_W_ABS, 0, 0, ARG0), _bpf(JEQ, 0, 1, AF_UNIX), _bpf(RET, 0, 0, allow),
-             _bpf(RET, 0, 0, SECCOMP_RET_ERRNO | errno.EAFNOSUPPORT)]
-    prog.append(_bpf(RET, 0, 0, allow))
+    for name in syscalls.allowed_names():
+        number = syscalls.number(name, machine)
+        if number is not None:
+            prog += [_bpf(JEQ, 0, 1, number), _bpf(RET, 0, 0, allow)]
+    for name, error in sorted(syscalls.REFUSED.items()):
+        number = syscalls.number(name, machine)
+        if number is not None:
+            prog += [_bpf(JEQ, 0, 1, number), _bpf(RET, 0, 0, SECCOMP_RET_ERRNO | getattr(errno, error))]
+    prog.append(_bpf(RET, 0, 0, SECCOMP_RET_USER_NOTIF if notify else SECCOMP_RET_KILL_PROCESS))
     return b"".join(prog)
 
 
-def seccomp() -> None:
-    """Install :func:`seccomp_filter` on the calling thread (needs no_new_privs)."""
-    program = seccomp_filter()
+def notify_available() -> bool:
+    """Whether the kernel hands filtered calls to a listener (Linux 5.0+) with the structures above."""
+    if not seccomp_available():
+        return False
+    lib = _lib()
+    lib.syscall.restype = ctypes.c_long
+    sizes = ctypes.create_string_buffer(NOTIF_SIZES.size)
+    if lib.syscall(ctypes.c_long(SYS_SECCOMP[platform.machine()]), ctypes.c_uint(SECCOMP_GET_NOTIF_SIZES),
+                   ctypes.c_uint(0), sizes) != 0:
+        return False
+    notif, _resp, data = NOTIF_SIZES.unpack(sizes.raw)
+    return notif == NOTIF.size and data == 64
+
+
+def seccomp(listener_socket: int | None = None) -> None:
+    """Install :func:`seccomp_filter` on the calling thread (needs no_new_privs). With ``listener_socket``
+    (a Unix socket to the warden), calls outside the table go to a listener descriptor that is sent over it
+    and closed here, so that only the warden can answer them."""
+    program = seccomp_filter(notify=listener_socket is not None)
     count = len(program) // 8
     buffer = ctypes.create_string_buffer(program)
     fprog = struct.pack("HxxxxxxP", count, ctypes.addressof(buffer))  # struct sock_fprog
     prctl(PR_SET_NO_NEW_PRIVS, 1, what="no_new_privs")
     lib = _lib()
-    lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]
-    _check(lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0), "seccomp")
-    lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    if listener_socket is None:
+        lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ulong]
+        _check(lib.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0), "seccomp")
+        lib.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        return
+    import socket
+    lib.syscall.restype = ctypes.c_long
+    listener = _check(lib.syscall(ctypes.c_long(SYS_SECCOMP[platform.machine()]),
+                                  ctypes.c_uint(SECCOMP_SET_MODE_FILTER),
+                                  ctypes.c_uint(SECCOMP_FILTER_FLAG_NEW_LISTENER), ctypes.c_char_p(fprog)),
+                      "seccomp")
+    channel = socket.socket(fileno=listener_socket)
+    try:
+        socket.send_fds(channel, [b"L"], [listener])
+    finally:
+        channel.detach()
+        os.close(listener)
+
+
+def receive_listener(sock) -> int | None:
+    """The listener descriptor the student process sent (warden side), or None if none came."""
+    import socket
+    try:
+        _, fds, _, _ = socket.recv_fds(sock, 16, 1)
+    except (BlockingIOError, OSError):
+        return None
+    return fds[0] if fds else None
+
+
+def next_refused_call(listener: int) -> int | None:
+    """The number of the system call a student process is waiting on (warden side), None if it is gone."""
+    import fcntl
+    buffer = bytearray(NOTIF.size)
+    try:
+        fcntl.ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, buffer, True)
+    except OSError:
+        return None
+    return NOTIF.unpack(buffer)[3]
+
+

@@ -1,24 +1,35 @@
 """How confined the student process can be on this machine, and what it may touch.
 
-Levels, from the mechanisms :mod:`autograder.runner.confine` finds:
+Levels are defined by what they guarantee, whatever mechanism gives it:
 
-- ``full``: Linux with Landlock ABI >= 6, seccomp and a process limit
-  (``RLIMIT_NPROC``, or a cgroup when running as root). The student process
-  reads only the Python installation and its packages (never this engine's
-  trusted code, the course repository, data or other submissions; of this
-  engine only the public loader modules of ``STUDENT_MODULES``), its own
-  submission and the sandbox runtime; writes only its scratch folder; has no
-  TCP (Landlock), no other sockets but Unix ones (seccomp), cannot signal or
-  trace anything outside the sandbox, runs without capabilities, and under
-  resource limits; a subreaper warden kills everything it started.
-- ``partial``: Linux, but Landlock is missing or older than ABI 6, or seccomp
-  is missing: a separate process with limits, no capabilities and the warden,
-  with only some of the file, network and signal rules.
-- ``none``: another operating system (a student's laptop): a separate
-  process with resource limits, and nothing more.
+=========  ===============================================================  ==============================
+guarantee  what the student process cannot do                               mechanisms, best first
+=========  ===============================================================  ==============================
+files      read anything but the Python installation, its submission and    Landlock (any ABI, Linux 5.13+)
+           the sandbox runtime (never this engine's trusted code, the
+           course repository, data or other submissions); write anywhere
+           but its scratch folder
+signals    signal or trace the grader or any process outside the sandbox    Landlock ABI 6 scopes (6.12+),
+                                                                            or a separate unprivileged user
+                                                                            (root: AUTOGRADER_STUDENT_USER);
+                                                                            ptrace is refused by seccomp too
+network    open any socket but Unix ones (TCP, UDP, raw, netlink, by any    seccomp allow-list (no io_uring),
+           route, io_uring included), reach an abstract Unix socket of      and Landlock ABI 6 scopes or a
+           the machine                                                      network namespace (root)
+tree       outlive the grading, or use more than its processes, memory     subreaper warden; cgroup pids,
+           and CPU: every process and thread counts, all together           memory, cpu and freezer (root),
+                                                                            else RLIMIT_NPROC, the warden's
+                                                                            memory sampler and /proc
+=========  ===============================================================  ==============================
 
-Whatever the level, results and verdicts never leave the trusted process:
-the level only says how much the student process can see and do.
+- ``full``: all four.
+- ``partial``: Linux, but some guarantee has no mechanism here (``missing`` says which, and what would
+  give it): a separate process with limits, no capabilities and the warden, with the rules this machine has.
+- ``none``: another operating system (a student's laptop): a separate process with resource limits.
+
+Whatever the level, results and verdicts never leave the trusted process: the level only says how much
+the student process can see and do. ``AUTOGRADER_ISOLATION`` (partial, none) and ``AUTOGRADER_LANDLOCK_ABI``
+(a number) make this machine offer less, to test what older kernels give.
 """
 from __future__ import annotations
 
@@ -36,6 +47,8 @@ from autograder.runner import cgroups, confine
 LEVELS = ("none", "partial", "full")
 FULL_LANDLOCK_ABI = 6
 CAP_VARIABLE = "AUTOGRADER_ISOLATION"  # "partial" or "none": pretend this machine offers no more (for tests)
+LANDLOCK_VARIABLE = "AUTOGRADER_LANDLOCK_ABI"  # use at most this Landlock ABI (what an older kernel offers)
+GUARANTEES = ("files", "signals", "network", "tree")
 USER_VARIABLE = "AUTOGRADER_STUDENT_USER"  # when grading as root: the unprivileged user student code runs as
 
 SYSTEM_READ_EXEC = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/bin", "/bin",
@@ -72,6 +85,8 @@ class Isolation:
     missing: list[str] = field(default_factory=list)
     landlock_abi: int = 0
     seccomp: bool = False
+    seccomp_listener: bool = False  # calls outside the allow-list are named by the warden (else SIGSYS)
+    network_namespace: bool = False
     drop_privileges: bool = False
     uid: int | None = None   # the separate user student code runs as (root only), else None
     gid: int | None = None
@@ -113,9 +128,18 @@ def _may_execute(path: Path, uid: int, gid: int) -> bool:
     return bool(info.st_mode & 0o001)
 
 
+def landlock_cap() -> int:
+    """The highest Landlock ABI that ``AUTOGRADER_LANDLOCK_ABI`` lets the sandbox use (no cap: 1000)."""
+    try:
+        return max(int(os.environ.get(LANDLOCK_VARIABLE, "1000")), 0)
+    except ValueError:
+        return 1000
+
+
 def probe() -> Isolation:
-    """The strongest confinement this machine offers (capped by ``AUTOGRADER_ISOLATION`` if set).
-    Raises IsolationError when ``AUTOGRADER_STUDENT_USER`` names no usable user."""
+    """The strongest confinement this machine offers (capped by ``AUTOGRADER_ISOLATION`` and
+    ``AUTOGRADER_LANDLOCK_ABI`` if set). Raises IsolationError when ``AUTOGRADER_STUDENT_USER`` names no
+    usable user."""
     found = confine.available()
     cap = os.environ.get(CAP_VARIABLE, "full")
     if cap not in LEVELS:
@@ -124,33 +148,48 @@ def probe() -> Isolation:
         return Isolation("none", ["separate process", "resource limits"],
                          ["Landlock", "seccomp", "subreaper"] if found["linux"] else
                          ["Linux (Landlock, seccomp, subreaper)"])
-    abi = found["landlock"] if cap == "full" else 0
+    abi = min(found["landlock"], landlock_cap()) if cap == "full" else 0
     use_seccomp = found["seccomp"] and cap == "full"
-    mechanisms = ["separate process", "resource limits", "subreaper warden"]
-    missing = []
+    listener = use_seccomp and found["notify"]
+    netns = found["root"] and cap == "full" and confine.network_namespace_available()
     user = student_user(found["root"])
-    if cgroups.available():
-        mechanisms.append("cgroup process limit")
+    group = cgroups.available()
+    mechanisms, missing = [], []
+
+    def guarantee(name: str, given: list[str], lacking: str) -> None:
+        if given:
+            mechanisms.append(f"{name}: {' + '.join(given)}")
+        else:
+            missing.append(f"{name} ({lacking})")
+
+    what = "files" + (", TCP" if abi >= 4 else "") + (", signals, abstract sockets" if abi >= 6 else "")
+    guarantee("files", [f"Landlock ABI {abi} ({what})"] if abi else [],
+              "Landlock, Linux 5.13+" + (f"; this kernel has ABI {found['landlock']}" if found["landlock"] else ""))
+    scopes = [f"Landlock ABI {abi} scopes"] if abi >= FULL_LANDLOCK_ABI else []
+    signals = scopes + ([f"separate user {user[0]} (uid {user[1]})"] if user else [])
+    guarantee("signals", signals + ["seccomp (no ptrace)"] * use_seccomp if signals else [],
+              f"Landlock ABI {FULL_LANDLOCK_ABI} (Linux 6.12+), or grading as root with a separate user "
+              f"({USER_VARIABLE})")
+    abstract = scopes + (["network namespace"] if netns else [])
+    guarantee("network", ["seccomp allow-list (Unix sockets only, no io_uring)"] + abstract
+              if use_seccomp and abstract else [],
+              ("seccomp, and " if not use_seccomp else "") + "for abstract Unix sockets Landlock ABI "
+              f"{FULL_LANDLOCK_ABI} (Linux 6.12+) or a network namespace (grading as root)")
+    tree = ["subreaper warden"]
+    if "processes" in group:
+        tree.append("cgroup " + ", ".join(group))
     elif not found["root"] or user:
-        mechanisms.append("RLIMIT_NPROC")
-    else:
-        missing.append("a process limit (RLIMIT_NPROC does not bind root; no writable cgroup)")
-    if user:
-        mechanisms.append(f"separate user {user[0]} (uid {user[1]})")
+        tree.append("RLIMIT_NPROC")
+    if "memory" not in group:
+        tree.append("memory sampled by the warden")
+    guarantee("tree", tree if "processes" in group or not found["root"] or user else [],
+              "a process limit: RLIMIT_NPROC does not bind root; no writable cgroup")
     if found["root"]:
         mechanisms.append("no capabilities")
-    if abi:
-        what = "files" + (", TCP" if abi >= 4 else "") + (", signals, abstract sockets" if abi >= 6 else "")
-        mechanisms.append(f"Landlock ABI {abi} ({what})")
-    if abi < FULL_LANDLOCK_ABI:
-        missing.append(f"Landlock ABI {FULL_LANDLOCK_ABI}" + (f" (this kernel has {abi})" if abi else ""))
-    if use_seccomp:
-        mechanisms.append("seccomp (no network sockets, no ptrace)")
-    else:
-        missing.append("seccomp")
     level = "full" if not missing else "partial"
     return Isolation(level, mechanisms, missing, landlock_abi=abi, seccomp=use_seccomp,
-                     drop_privileges=found["root"], uid=user[1] if user else None, gid=user[2] if user else None)
+                     seccomp_listener=listener, network_namespace=netns, drop_privileges=found["root"],
+                     uid=user[1] if user else None, gid=user[2] if user else None)
 
 
 def require(isolation: Isolation, minimum: str) -> None:

@@ -231,7 +231,10 @@ class Sandbox:
         self.failure = None
 
     def end_test(self) -> None:
+        """The test is over: nothing of the student tree runs until the next request (see StudentProcess.freeze)."""
         self.failure = None
+        if self.process is not None:
+            self.process.freeze()
 
     @property
     def out_of_time(self) -> bool:
@@ -444,6 +447,19 @@ def crash_reason(exit: dict | None, reason: str, limits: Limits) -> T:
     """Why the student process ended, in the course's words."""
     exit = exit or {}
     name = reason.removeprefix("signal ")
+    if exit.get("syscall"):
+        return T("the student process made the system call {call}, which the sandbox does not allow, and was "
+                 "stopped (graded code needs only Python, NumPy and PyTorch)",
+                 "el proceso del estudiante hizo la llamada al sistema {call}, que el entorno aislado no permite, "
+                 "y se detuvo (el código corregido solo necesita Python, NumPy y PyTorch)").format(call=exit["syscall"])
+    if exit.get("memory"):
+        return T("the student process and the processes it started used more than {mb} MB of memory together",
+                 "el proceso del estudiante y los que inició usaron juntos más de {mb} MB de memoria"
+                 ).format(mb=limits.memory_mb)
+    if name == "SIGSYS":
+        return T("the student process made a system call the sandbox does not allow (signal SIGSYS)",
+                 "el proceso del estudiante hizo una llamada al sistema que el entorno aislado no permite "
+                 "(señal SIGSYS)")
     if name == "SIGKILL":
         return T("the student process was killed (signal SIGKILL), most often for using more memory than allowed",
                  "el proceso del estudiante fue terminado (señal SIGKILL), casi siempre por usar más memoria de la "

@@ -7,25 +7,33 @@ side starts it as ``python -S -E -s -c <bootstrap> <config JSON>``; it
 1. becomes a child subreaper (Linux), so every orphaned descendant of the
    student process is re-parented to it instead of escaping to init;
 2. forks the student process and, between fork and exec, confines it
-   (:mod:`autograder.runner.confine`: limits, uid, capabilities, Landlock,
-   seccomp), with its request and reply pipes as its only descriptors;
+   (:mod:`autograder.runner.confine`: cgroup, network namespace, limits, uid,
+   capabilities, Landlock, seccomp), with its request and reply pipes as its
+   only descriptors;
 3. reports ``{"worker": pid, "applied": [...]}`` (or ``{"failed": why}``) as
    one JSON line on its report descriptor;
 4. waits until the student process exits, or its command descriptor says
-   ``k`` or is closed (the trusted side is done, or died), then kills every
-   remaining descendant, reports ``{"exit": ...}`` and exits.
+   ``k`` or is closed (the trusted side is done, or died), or the student
+   tree makes a system call outside the allow-list (the seccomp listener
+   names it), or, where no cgroup caps its memory, the tree's resident
+   memory passes the cap (sampled here); then kills every remaining
+   descendant, reports ``{"exit": ..., "syscall"/"memory": ...}`` and exits.
 """
 from __future__ import annotations
 
 import json
 import os
+import platform
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from autograder.runner import cgroups, confine
+from autograder.runner import cgroups, confine, syscalls
+
+MEMORY_SAMPLE_SECONDS = 0.2  # how often the tree's memory is measured where no cgroup caps it
 
 
 def report(fd: int, **message) -> None:
@@ -35,9 +43,9 @@ def report(fd: int, **message) -> None:
         pass  # the trusted side is gone; cleaning up is all that is left
 
 
-def children(parent: int) -> list[int]:
-    """Processes whose parent is ``parent`` (Linux ``/proc``)."""
-    found = []
+def parents() -> dict[int, int]:
+    """pid -> parent pid of every process (Linux ``/proc``)."""
+    found = {}
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -50,9 +58,43 @@ def children(parent: int) -> list[int]:
                 fields = stat.read().rpartition(b")")[2].split()
         except OSError:
             continue
-        if len(fields) > 1 and int(fields[1]) == parent:
-            found.append(int(entry))
+        if len(fields) > 1:
+            found[int(entry)] = int(fields[1])
     return found
+
+
+def children(parent: int) -> list[int]:
+    """Processes whose parent is ``parent``."""
+    return [pid for pid, ppid in parents().items() if ppid == parent]
+
+
+def tree_resident_bytes(root: int) -> int:
+    """Resident memory of every descendant of ``root`` (the warden: orphans are re-parented to it)."""
+    parent_of = parents()
+    below = {root}
+    changed = True
+    while changed:
+        grown = {pid for pid, ppid in parent_of.items() if ppid in below} - below
+        below |= grown
+        changed = bool(grown)
+    return sum(_proportional_bytes(pid) for pid in below - {root})
+
+
+def _proportional_bytes(pid: int) -> int:
+    """The process's share of resident memory (PSS: a page shared by n processes counts 1/n in each, so
+    forked workers are not counted n times), else its resident size."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                if line.startswith(b"Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def reap() -> dict[int, int]:
@@ -68,8 +110,11 @@ def reap() -> dict[int, int]:
         statuses[pid] = status
 
 
-def kill_everything(worker: int, statuses: dict[int, int]) -> None:
-    """SIGKILL the student process and all its descendants, until none is left."""
+def kill_everything(worker: int, statuses: dict[int, int], freeze_file: str | None = None) -> None:
+    """SIGKILL the student process and all its descendants, until none is left (a frozen group is let go
+    first: a cgroup v1 process that is frozen cannot die)."""
+    if freeze_file:
+        cgroups.set_frozen(freeze_file, False)
     try:
         os.killpg(worker, signal.SIGKILL)  # its own process group (it called setsid)
     except OSError:
@@ -102,12 +147,14 @@ def describe(status: int) -> dict:
     return {"code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
 
 
-def confinement(config: dict, report_fd: int):
+def confinement(config: dict, report_fd: int, listener_socket: int | None):
     """The function run in the student process between fork and exec."""
     def prepare():
         try:
             os.setsid()
             cgroups.join(config.get("cgroup", []))
+            if config.get("network_namespace"):
+                confine.new_network_namespace()
             if confine.LINUX:
                 confine.prctl(confine.PR_SET_PDEATHSIG, signal.SIGKILL, what="pdeathsig")
             confine.set_limits(config.get("limits", {}))
@@ -120,7 +167,7 @@ def confinement(config: dict, report_fd: int):
                 confine.landlock(rules["abi"], rules["read_exec"], rules["read"], rules["write"], rules["read_files"],
                                  rules.get("list", []), rules.get("devices", []))
             if config.get("seccomp"):
-                confine.seccomp()
+                confine.seccomp(listener_socket)
         except BaseException as exc:  # tell the trusted side why, then never exec
             report(report_fd, failed=f"{type(exc).__name__}: {exc}")
             os._exit(126)
@@ -134,21 +181,32 @@ def main(config: dict) -> None:
         confine.prctl(confine.PR_SET_CHILD_SUBREAPER, 1, what="subreaper")
         confine.prctl(confine.PR_SET_PDEATHSIG, signal.SIGTERM, what="pdeathsig")
     worker_config = config["worker"]
+    ours = theirs = None
+    if config.get("seccomp") and config.get("seccomp_listener"):
+        ours, theirs = socket.socketpair()
     process = subprocess.Popen(
         worker_config["argv"], executable=worker_config["executable"], cwd=worker_config["cwd"],
         env=worker_config["env"], stdin=subprocess.DEVNULL, stdout=worker_config["out_fd"],
         stderr=worker_config["out_fd"], pass_fds=tuple(worker_config["pass_fds"]), close_fds=True,
-        preexec_fn=confinement(config, report_fd) if os.name == "posix" else None)
+        preexec_fn=confinement(config, report_fd, theirs.fileno() if theirs else None) if os.name == "posix" else None)
     for fd in [worker_config["out_fd"], *worker_config["pass_fds"]]:
         os.close(fd)  # only the student process holds them now: its death closes the wire
-    worker, statuses = process.pid, {}
+    listener = None
+    if ours is not None:
+        theirs.close()
+        ours.setblocking(False)
+        listener = confine.receive_listener(ours)
+        ours.close()
+    worker, statuses, ended = process.pid, {}, {}
     report(report_fd, worker=worker, applied=config.get("applied", []))
     pidfd = os.pidfd_open(worker) if hasattr(os, "pidfd_open") else None
+    memory_cap = config.get("memory_sampler")
+    timeout = MEMORY_SAMPLE_SECONDS if memory_cap else None if pidfd is not None else 0.05
     try:
         while worker not in statuses:
-            watched = [command_fd] + ([pidfd] if pidfd is not None else [])
+            watched = [command_fd] + [fd for fd in (pidfd, listener) if fd is not None]
             try:
-                ready = select.select(watched, [], [], None if pidfd is not None else 0.05)[0]
+                ready = select.select(watched, [], [], timeout)[0]
             except InterruptedError:
                 ready = []
             statuses.update(reap())
@@ -156,10 +214,20 @@ def main(config: dict) -> None:
                 command = os.read(command_fd, 64)
                 if not command or b"k" in command:
                     break
+            if listener is not None and listener in ready:
+                number = confine.next_refused_call(listener)
+                if number is not None:
+                    ended["syscall"] = syscalls.name_of(number, platform.machine())
+                    break
+                os.close(listener)  # the student tree is gone: nothing more will come
+                listener = None
+            if memory_cap and tree_resident_bytes(os.getpid()) > memory_cap:
+                ended["memory"] = True
+                break
     finally:
-        kill_everything(worker, statuses)
+        kill_everything(worker, statuses, config.get("freeze_file"))
         status = statuses.get(worker)
-        report(report_fd, exit=describe(status) if status is not None else {"signal": signal.SIGKILL})
+        report(report_fd, exit=describe(status) if status is not None else {"signal": signal.SIGKILL}, **ended)
 
 
 if __name__ == "__main__":
