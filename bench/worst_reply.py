@@ -26,7 +26,7 @@ GRADE = """
 import json, resource, sys, time
 from autograder import api, report
 start = time.perf_counter()
-result = api.grade(sys.argv[1], "a1")
+result = api.grade(sys.argv[1], "a1", test_timeout=float(sys.argv[2]) or None)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime + usage.ru_stime,
                   "peak_mb": usage.ru_maxrss / 1024, "score": result.score,
@@ -34,27 +34,30 @@ print(json.dumps({"seconds": time.perf_counter() - start, "cpu": usage.ru_utime 
 """
 
 
-def grade(folder: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", GRADE, str(folder)], cwd=ROOT, capture_output=True, text=True,
-                          check=True)
+def grade(folder: Path, test_timeout: float) -> dict:
+    done = subprocess.run([sys.executable, "-c", GRADE, str(folder), str(test_timeout)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES), help="which replies to try")
+    parser.add_argument("--test-timeout", type=float, default=0, metavar="S",
+                        help="CPU seconds per test [default: A1's own limit]; decoding a reply is charged to the "
+                             "test, so a reply of the most values a test can afford ends it after about S seconds")
     args = parser.parse_args()
     hostile = (ROOT / "tests" / "hostile" / "huge_replies.py").read_text(encoding="utf-8")
     print(f"{'submission':18} {'wall s':>7} {'cpu s':>6} {'peak MB':>8} {'results KB':>10}  ratios to the reference "
           f"(wall, cpu, peak)")
-    normal = grade(ROOT / "solutions" / "a1")
+    normal = grade(ROOT / "solutions" / "a1", args.test_timeout)
     rows = [("reference", normal)]
     with tempfile.TemporaryDirectory() as tmp:
         for mode in args.modes:
             folder = Path(tmp) / mode
             folder.mkdir()
             (folder / "conv_arithmetic.py").write_text(hostile.replace("MODE", mode), encoding="utf-8")
-            rows.append((f"huge_replies {mode}", grade(folder)))
+            rows.append((f"huge_replies {mode}", grade(folder, args.test_timeout)))
     for name, row in rows:
         print(f"{name:18} {row['seconds']:7.1f} {row['cpu']:6.1f} {row['peak_mb']:8.0f} {row['json_kb']:10.1f}  "
               f"{row['seconds'] / normal['seconds']:.2f}, {row['cpu'] / normal['cpu']:.2f}, "

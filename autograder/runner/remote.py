@@ -350,14 +350,23 @@ class Sandbox:
         header = {"op": "call", "target": target, "method": method, "value": tree}
         reply, out = self._request(header, buffers)
         seconds = self.process.last_cpu if timed and self.process else 0.0
-        value = self._result(reply, out)
+        value = self._charged_result(reply, out)
         return (value, seconds) if timed else value
 
     def get(self, target: dict, name: str, owner: Remote | None = None):
         if owner is not None and owner._generation != self.generation:
             raise self._lost()
         reply, out = self._request({"op": "get", "target": target, "name": name}, [])
-        return self._result(reply, out)
+        return self._charged_result(reply, out)
+
+    def _charged_result(self, reply: dict, buffers: list):
+        """The value of a reply; the CPU time this process spends decoding it is charged to the test in
+        progress, like the student's own (a reply of a million values costs what reading it costs)."""
+        start = time.thread_time()
+        try:
+            return self._result(reply, buffers)
+        finally:
+            self.cpu_left -= time.thread_time() - start
 
     def _result(self, reply: dict, buffers: list):
         if "ok" in reply:
@@ -403,7 +412,7 @@ class Sandbox:
             header["release"], self.released = self.released, []
         budget = Budget(cpu=self.cpu_left, wall=self.wall_left, deadline=self.deadline,
                         cpu_limit=self.test_cpu_limit, wall_limit=self.test_wall_limit)
-        start_wall = time.monotonic()
+        start_wall, reading = time.monotonic(), time.thread_time()
         try:
             reply = process.request(header, buffers, budget)
         except StudentFailure as failure:
@@ -413,7 +422,7 @@ class Sandbox:
             raise self.failure from None
         finally:
             self.wall_left -= time.monotonic() - start_wall
-        self.cpu_left -= process.last_cpu
+        self.cpu_left -= process.last_cpu + (time.thread_time() - reading)  # and the reading of its reply here
         return reply
 
     def _explain(self, failure: StudentFailure) -> T:
@@ -423,8 +432,9 @@ class Sandbox:
                         "la entrega agotó el tiempo total de {s:.0f} s").format(s=self.total_seconds)
             elif failure.reason == "cpu":
                 why = T("it did not finish within the time limit of {s:g} s of CPU time (an endless loop, or far "
-                        "too slow)", "no terminó dentro del límite de {s:g} s de CPU (un bucle infinito o algo "
-                        "demasiado lento)").format(s=self.test_cpu_limit)
+                        "too slow; reading what it returns counts too)", "no terminó dentro del límite de {s:g} s "
+                        "de CPU (un bucle infinito o algo demasiado lento; leer lo que devuelve también cuenta)"
+                        ).format(s=self.test_cpu_limit)
             else:
                 why = T("it did not finish within {s:g} s of waiting (it stopped answering: blocked, sleeping or "
                         "far too slow)", "no terminó tras {s:g} s de espera (dejó de responder: bloqueado, dormido "
