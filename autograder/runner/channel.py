@@ -194,7 +194,8 @@ class StudentProcess:
         if "ready" not in header:
             self._fail("startup", "the student process did not start")
         self.ready = True
-        self.charged_cpu = self.cpu_seconds()  # starting up is free; from now on every CPU second is charged
+        if self.measures_cpu:  # starting up is free; from now on every CPU second is charged (never wall time)
+            self.charged_cpu = self.cpu_seconds()
 
     def _keep_output(self, fd: int) -> None:
         """Drain what the student process prints (so it never blocks), keeping the last OUTPUT_KEPT bytes."""
@@ -277,6 +278,11 @@ class StudentProcess:
     def thaw(self) -> None:
         if self.group is not None:
             self.group.freeze(False)
+
+    @property
+    def measures_cpu(self) -> bool:
+        """Whether :meth:`cpu_seconds` reads CPU time (a cgroup, or Linux /proc), not the wall clock."""
+        return (self.group is not None and "cpu" in self.group.features) or sys.platform.startswith("linux")
 
     def cpu_seconds(self) -> float:
         """CPU seconds used so far by the student process tree, threads and children included (the
@@ -421,21 +427,16 @@ def describe_exit(exit: dict) -> str:
 
 def _tree_cpu_seconds(warden_pid: int) -> float | None:
     """CPU seconds of every descendant of the warden (live: their own; reaped: the warden's children's)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parent_of = warden.parents()
-    below, grown = set(), {warden_pid}
-    while grown:
-        below |= grown
-        grown = {pid for pid, ppid in parent_of.items() if ppid in grown} - below
-    total = 0
-    for pid in below:
+    total, read = 0, False
+    for pid in [warden_pid, *warden.descendants(warden_pid)]:
         try:
             with open(f"/proc/{pid}/stat", "rb") as stat:
                 fields = stat.read().rpartition(b")")[2].split()
         except OSError:
             continue
+        read = True
         total += sum(int(f) for f in (fields[13:15] if pid == warden_pid else fields[11:15]))
-    return total / tick if total or below else None
+    return total / os.sysconf("SC_CLK_TCK") if read else None
 
 
 def _folder_size(folder: Path, stop_above: int) -> int:

@@ -68,16 +68,19 @@ def children(parent: int) -> list[int]:
     return [pid for pid, ppid in parents().items() if ppid == parent]
 
 
-def tree_resident_bytes(root: int) -> int:
-    """Resident memory of every descendant of ``root`` (the warden: orphans are re-parented to it)."""
+def descendants(root: int) -> set[int]:
+    """Every process below ``root`` (for the warden: all the student tree, orphans being re-parented to it)."""
     parent_of = parents()
-    below = {root}
-    changed = True
-    while changed:
-        grown = {pid for pid, ppid in parent_of.items() if ppid in below} - below
+    below, grown = set(), {root}
+    while grown:
         below |= grown
-        changed = bool(grown)
-    return sum(_proportional_bytes(pid) for pid in below - {root})
+        grown = {pid for pid, ppid in parent_of.items() if ppid in grown} - below
+    return below - {root}
+
+
+def tree_resident_bytes(root: int) -> int:
+    """Resident memory of every descendant of ``root``."""
+    return sum(_proportional_bytes(pid) for pid in descendants(root))
 
 
 def _proportional_bytes(pid: int) -> int:
