@@ -40,6 +40,24 @@ def _assignment_id(ctx, param, value):
 ASSIGNMENT = click.argument("assignment", callback=_assignment_id)
 
 
+def _task_ids(assignment: str, tasks) -> tuple[str, ...]:
+    """The --task values, each checked against ASSIGNMENT's tasks: an unknown one is a usage error (exit 2).
+    Checked in the command, since --task may come before the assignment on the command line."""
+    known = course.load_assignment(assignment).tasks
+    unknown = [task for task in tasks if task not in known]
+    if unknown:
+        raise click.BadParameter(f"{assignment} has no task {unknown[0]!r} (its tasks: {', '.join(known)})",
+                                 param_hint="'--task'")
+    return tuple(tasks)
+
+
+def _new_or_empty_folder(ctx, param, value):
+    """--out of release: a folder that does not exist yet, or an empty one."""
+    if value is not None and value.is_dir() and any(value.iterdir()):
+        raise click.BadParameter(f"{value} exists and is not empty; choose a new folder")
+    return value
+
+
 @contextmanager
 def _exit_on_course_error():
     """A course or grader error inside the block: its one-line reason on stderr, exit code 1."""
@@ -115,7 +133,7 @@ def _run(submission: Path, assignment: str, suites, lang, json_out, test_timeout
 
 
 @main.command()
-@click.argument("submission", type=click.Path(path_type=Path))
+@click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
               help="Assignment id, for example a1.")
 @LANG
@@ -139,13 +157,14 @@ def grade(submission, assignment, lang, json_out, tasks, test_timeout, total_tim
     seccomp), unless --allow-isolation names the weaker level.
     Exit code 0 means grading completed, whatever the score.
     """
+    tasks = _task_ids(assignment, tasks)
     _run(submission, assignment, ("public", "hidden"), lang, json_out, test_timeout, total_timeout,
          allow_isolation or "full", tasks, error_json)
 
 
 @main.command()
 @ASSIGNMENT
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+@click.option("--dir", "directory", type=click.Path(exists=True, file_okay=False, path_type=Path), default=".",
               show_default=True, help="Folder with your modules.")
 @LANG
 @JSON
@@ -159,6 +178,7 @@ def check(assignment, directory, lang, json_out, tasks, test_timeout):
     a separate process, confined as much as this computer allows (the level
     is shown under the results).
     """
+    tasks = _task_ids(assignment, tasks)
     modules = course.load_assignment(assignment).modules
     root = course.repo_root()
     has_modules = any((directory / f"{m}.py").is_file() for m in modules)
@@ -197,6 +217,7 @@ def generate(check_only):
 @main.command()
 @ASSIGNMENT
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              callback=_new_or_empty_folder,
               help="Folder to create with the student release (must not exist or be empty).")
 def release(assignment, out):
     """Build the student release of ASSIGNMENT with nbgrader generate_assignment."""
@@ -323,87 +344,181 @@ def _shard(ctx, param, value):
 @click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
               help="Assignment id, for example a4.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the results: <student>/results.json and grades.csv.")
+              help="Folder for the results: grades.csv, report.html and students/<name>/.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Gradings at once [default: what the cores and memory allow].")
-@click.option("--regrade", is_flag=True, help="Grade every student again, even those with a result in --out.")
+@click.option("--regrade", is_flag=True, help="Grade every student again, even those with a final result in --out.")
 @click.option("--shard", callback=_shard, metavar="K/N", default=None,
               help="Grade only the K-th of N deterministic parts of the class (a cluster job array).")
 @LANG
 @click.option("--published", is_flag=True,
               help="Feedback pages show the tests whose visibility is after_published or after_due_date "
-                   "[default: they are withheld, counted in one line].")
+                   "[default: they are withheld, counted in one line]. Every student's page is made again "
+                   "from the stored results (no regrading).")
 @click.option("--allow-isolation", type=click.Choice(["partial", "none"]), default=None,
               help="Grade even though this machine confines student code only this much.")
 @click.option("--nbgrader", "nbgrader_dir", metavar="COURSE_DIR",
               type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Also write each task's points as the autograded score of its grade cell in the gradebook "
-                   "of this nbgrader course (manual scores are kept).")
+                   "of this nbgrader course (manual scores are kept; grader errors are not written).")
 def grade_all(submissions, assignment, out, workers, regrade, shard, lang, published, allow_isolation,
               nbgrader_dir):
     """Grade every student's submission in SUBMISSIONS (public and hidden tests).
 
     The layout is detected and named: nbgrader's submitted/<student>/<assignment>/,
     Gradescope's "Export Submissions" zip (or its unpacked folder; students are
-    the submitters' SIDs from submission_metadata.yml), a folder of <student>.zip
-    files, or a folder of <student>/ folders. Each
-    result is written atomically to OUT/<student>/results.json as soon as it is
+    the submitters' SIDs from submission_metadata.yml), or a folder of
+    <student>.zip files and <student>/ folders; any other entry is reported "not
+    gradable" with the reason, so grades.csv has one row per entry. Each result
+    is written atomically to OUT/students/<name>/results.json as soon as it is
     ready, so running the same command again after an interruption grades only
-    the students without one. OUT/grades.csv has one row per student: the points
-    of each task, the total and a status (graded, not gradable, grader error).
-    Each student also gets OUT/<student>/feedback.html (tests, feedback and, for
-    training assignments, their curves beside the reference's), and the class
-    OUT/report.html (score distribution, pass rate of each test, submissions that
-    hit limits or crashed, grading times).
+    the students without a final one. A grader error (no data set, a worker
+    killed, a grading that never ended) is never final: it is named, the command
+    exits 1 at the end, and the next run grades that student again.
+    OUT/grades.csv has the points of each task, the total, a status (graded, not
+    gradable, grader error) and the reason. Each student also gets a
+    feedback.html, and the class OUT/report.html (a table of every student with
+    flags, the score distribution, pass rate of each test, similar pairs of
+    submissions, grading times).
     """
     _in_course_repository("grade-all")
-    from rich.progress import TimeRemainingColumn
-    from rich.table import Table
-
-    from autograder import batch, pages
+    from autograder import batch
 
     spec = course.load_assignment(assignment)
     with _exit_on_course_error():
-        layout, found = batch.find_submissions(submissions, spec, unpack_to=out / ".gradescope-export")
+        layout, found = batch.find_submissions(submissions, spec, unpack_to=out / ".gradescope-export",
+                                               exclude=(out,))
         if nbgrader_dir:  # a gradebook that cannot take the scores is refused before the class is graded
             from autograder import nbgrader_gradebook
 
             nbgrader_gradebook.record(nbgrader_dir, spec, {})
     if shard:
         found = batch.shard(found, *shard)
+    hidden = batch.hidden_entries(submissions) if Path(submissions).is_dir() else []
+    if hidden:
+        click.echo(f"skipped hidden entries of {submissions}: {', '.join(hidden[:10])}"
+                   f"{' ...' if len(hidden) > 10 else ''}", err=True)
     workers = workers or batch.default_workers(spec)
+    stored = batch.read_results(out)
     todo = [s for s in found if regrade or not batch.done(out, s.student)]
+    again = sum(1 for s in todo if batch.status(stored.get(s.student, {"extra_data": {"status": ""}}))
+                == batch.GRADER_ERROR)
     click.echo(f"{len(found)} submissions ({layout}){f', shard {shard[0]}/{shard[1]}' if shard else ''}; "
-               f"{len(found) - len(todo)} already graded in {out}, {len(todo)} to grade with {workers} workers",
-               err=True)
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=True) as bar:
-        task = bar.add_task(f"grading {assignment}", total=len(todo))
+               f"{len(found) - len(todo)} already graded in {out}, {len(todo)} to grade with {workers} workers"
+               f"{f' ({again} after a grader error)' if again and not regrade else ''}", err=True)
+    fresh: dict[str, dict] = {}
+    with _batch_progress(f"grading {assignment}", len(todo), workers) as progress:
         batch.grade_all(todo, assignment, out, workers=workers, regrade=True, language=lang,
                         min_isolation=allow_isolation or "full", published=published,
-                        on_result=lambda submission, data: bar.advance(task))
+                        on_start=progress.start,
+                        on_result=lambda submission, data: (fresh.__setitem__(submission.student, data),
+                                                            progress.done(submission)))
     written = batch.read_results(out)
-    results = {s.student: written[s.student] for s in found if s.student in written}
-    gradebook = batch.write_gradebook(out, spec, results)
-    class_report = pages.write_report(out, results, spec, lang)
-    table = Table(title=f"{assignment}: {len(results)} students", box=None)
+    results = {s.student: fresh.get(s.student, written.get(s.student)) for s in found
+               if s.student in fresh or s.student in written}
+    _finish_batch(out, spec, results, found, lang, published, f"{len(fresh)} feedback pages of the students graded "
+                  f"now", nbgrader_dir)
+
+
+class _BatchProgress:
+    """Progress of a batch: an ETA from the median time of the gradings done and the time already spent on
+    those in progress, recomputed at every refresh of the bar."""
+
+    def __init__(self, total: int, workers: int):
+        import time
+
+        self.total, self.workers, self.clock = total, workers, time.monotonic
+        self.started, self.durations = {}, []
+        self.bar = self.task = None
+
+    def start(self, submission, pid=None) -> None:
+        self.started[submission.student] = self.clock()
+
+    def done(self, submission) -> None:
+        began = self.started.pop(submission.student, self.clock())
+        self.durations.append(self.clock() - began)
+        self.bar.advance(self.task)
+
+    def eta(self) -> str:
+        import statistics
+
+        left = self.total - len(self.durations)
+        if left <= 0:
+            return "0:00"
+        if not self.durations:
+            return "?"
+        each = statistics.median(self.durations)
+        in_progress = [max(each - (self.clock() - t), 0.0) for t in self.started.values()]
+        queued = max(left - len(in_progress), 0)
+        seconds = max(in_progress, default=0.0) if not queued else (sum(in_progress) + queued * each) / self.workers
+        return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+
+
+@contextmanager
+def _batch_progress(label: str, total: int, workers: int):
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    progress = _BatchProgress(total, workers)
+
+    class Eta(ProgressColumn):
+        def render(self, task):
+            return Text(f"ETA {progress.eta()}")
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), Eta(),
+                  console=Console(stderr=True), transient=True) as bar:
+        progress.bar, progress.task = bar, bar.add_task(label, total=total)
+        yield progress
+
+
+def _finish_batch(out: Path, spec, results: dict, found, lang: str, published: bool, pages_note: str,
+                  nbgrader_dir) -> None:
+    """Write the gradebook, the class report and (with ``published``) every page again; show the summary;
+    exit 1 if a grader error is left."""
+    from rich.table import Table
+
+    from autograder import batch, pages, review
+
+    gradable = {s.student: s.path for s in found if not s.problem and s.student in results
+                and batch.status(results[s.student]) == batch.GRADED}
+    similar = review.similar_pairs(gradable, spec)
+    try:
+        gradebook = batch.write_gradebook(out, spec, results)
+        if published:
+            pages_written = pages.rerender(out, results, spec, lang, True, similar)
+            what = f"{pages_written} feedback pages (published: every test shown)"
+        else:
+            class_report = pages.write_report(out, results, spec, lang, similar)
+            what = f"{class_report} and {pages_note}"
+    except OSError as exc:
+        click.echo(f"autograder: error: the results of {out} cannot be written: {exc}", err=True)
+        sys.exit(1)
+    table = Table(title=f"{spec.id}: {len(results)} submissions", box=None)
     for column in ("status", "students", "mean score"):
         table.add_column(column)
     for status in (batch.GRADED, batch.NOT_GRADABLE, batch.GRADER_ERROR):
-        rows = [r for r in results.values() if r["extra_data"].get("status") == status]
+        rows = [r for r in results.values() if batch.status(r) == status]
         if rows:
             mean = sum(float(r["score"]) for r in rows) / len(rows)
-            table.add_row(status, str(len(rows)), f"{mean:.1f}")
+            table.add_row(status, str(len(rows)), f"{mean:.1f}" if status != batch.GRADER_ERROR else "-")
     _table_console().print(table)
     for student, data in sorted(results.items()):
-        if data["extra_data"].get("status") != batch.GRADED:
-            click.echo(f"{student}: {data['extra_data']['status']}: {data['output']}")
-    click.echo(f"wrote {gradebook}, {class_report} and a feedback.html per student")
+        if batch.status(data) != batch.GRADED:
+            click.echo(f"{student}: {batch.status(data)}: {data['output']}")
+    click.echo(f"wrote {gradebook}, {what}" if not published else f"wrote {gradebook}, {out / 'report.html'} "
+               f"and {what}")
     if nbgrader_dir:
+        from autograder import nbgrader_gradebook
+
         with _exit_on_course_error():
-            count = nbgrader_gradebook.record(nbgrader_dir, spec, results)
+            count = nbgrader_gradebook.record(nbgrader_dir, spec, results, out=out, echo=click.echo)
         click.echo(f"wrote {count} students' autograded scores to {nbgrader_gradebook.location(nbgrader_dir)}")
+    errors = sorted(s for s, d in results.items() if batch.status(d) == batch.GRADER_ERROR)
+    if errors:
+        click.echo(f"autograder: error: {len(errors)} grader error{'s' * (len(errors) > 1)} "
+                   f"({', '.join(errors[:5])}{' ...' if len(errors) > 5 else ''}): not graded, not recorded as 0; "
+                   f"run the same command again to grade them", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -412,25 +527,27 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, publi
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the merged results and grades.csv (may be one of RESULTS).")
 @LANG
+@click.option("--published", is_flag=True,
+              help="Make every student's feedback page again showing the after_published and after_due_date "
+                   "tests (no regrading).")
 @click.option("--nbgrader", "nbgrader_dir", metavar="COURSE_DIR",
               type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Also write the merged scores into the gradebook of this nbgrader course (see grade-all).")
-def collect(results, assignment, out, lang, nbgrader_dir):
-    """Merge the RESULTS folders of `grade-all --shard K/N` runs into one gradebook and class report."""
+def collect(results, assignment, out, lang, published, nbgrader_dir):
+    """Merge the RESULTS folders of `grade-all --shard K/N` runs into one gradebook and class report.
+
+    With a single RESULTS folder and --out the same folder, it only writes the
+    gradebook, the report and (with --published) the pages again.
+    """
     _in_course_repository("collect")
-    from autograder import batch, pages
+    from autograder import batch
 
     spec = course.load_assignment(assignment)
     with _exit_on_course_error():
-        count, gradebook = batch.collect(list(results), out, spec)
-    class_report = pages.write_report(out, batch.read_results(out), spec, lang)
-    click.echo(f"{count} students from {len(results)} result folders; wrote {gradebook} and {class_report}")
-    if nbgrader_dir:
-        from autograder import nbgrader_gradebook
-
-        with _exit_on_course_error():
-            count = nbgrader_gradebook.record(nbgrader_dir, spec, batch.read_results(out))
-        click.echo(f"wrote {count} students' autograded scores to {nbgrader_gradebook.location(nbgrader_dir)}")
+        count, _ = batch.collect(list(results), out, spec)
+    click.echo(f"{count} students from {len(results)} result folders")
+    _finish_batch(out, spec, batch.read_results(out), [], lang, published, "the feedback pages of RESULTS",
+                  nbgrader_dir)
 
 
 @main.group()
@@ -457,3 +574,77 @@ def export_gradescope(assignment, out, allow_isolation):
         click.echo(f"autograder: error: {exc}", err=True)
         sys.exit(1)
     click.echo(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+def _lms_export(lms: str, results, assignment, roster, out, column, match) -> None:
+    """Run a Canvas or Moodle export: what it wrote on stdout, what it left out on stderr."""
+    _in_course_repository(f"export {lms}")  # results come from grade-all, which releases do not ship
+    from autograder import lms_export
+
+    run = lms_export.export_canvas if lms == "canvas" else lms_export.export_moodle
+    with _exit_on_course_error():
+        done = run(results, assignment, roster, out, column=column, match=match)
+    wrote, notes = lms_export.summary(done)
+    click.echo(wrote)
+    for note in notes:
+        click.echo(note, err=True)
+
+
+LMS_RESULTS = click.argument("results", type=click.Path(exists=True, file_okay=False, path_type=Path))
+LMS_ASSIGNMENT = click.option("--assignment", "-a", "assignment", required=True, callback=_assignment_id,
+                              help="Assignment id.")
+LMS_OUT = click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                       help="The CSV file to write.")
+
+
+@export.command("canvas")
+@LMS_RESULTS
+@LMS_ASSIGNMENT
+@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Canvas's gradebook export of the course (Grades > Export > Export Entire Gradebook).")
+@LMS_OUT
+@click.option("--column", metavar="NAME", default=None,
+              help="The Canvas assignment: a roster column titled NAME or 'NAME (id)' is updated, else a new "
+                   "assignment NAME is created [default: the assignment's title, or its id].")
+@click.option("--match", metavar="COLUMN", default=None,
+              help="The roster column holding the ids of RESULTS' students, compared case-insensitively "
+                   "[default: whichever of SIS User ID, SIS Login ID, ID matches the most].")
+def export_canvas(results, assignment, roster, out, column, match):
+    """Write ASSIGNMENT's grades in RESULTS (a grade-all --out folder) as a CSV for Canvas's gradebook import.
+
+    The file has Canvas's columns Student, ID, SIS User ID, SIS Login ID and
+    Section, copied from the roster, the assignment's column ("Title (id)" when
+    the roster has it, so Canvas updates that assignment) and the Points
+    Possible row (the autograder's maximum). A not gradable submission is 0. A
+    grader error, or a roster student without a submission, gets no row (an
+    empty cell would remove a grade already in Canvas), so Canvas keeps what it
+    has; both are listed on stderr, with the students missing from the roster.
+    Import the file in Canvas with Grades > Import.
+    """
+    _lms_export("canvas", results, assignment, roster, out, column, match)
+
+
+@export.command("moodle")
+@LMS_RESULTS
+@LMS_ASSIGNMENT
+@click.option("--roster", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Moodle's grade export (Grades > Export > Plain text file), or any CSV with the "
+                   "identifier column.")
+@LMS_OUT
+@click.option("--column", metavar="NAME", default=None, help="Name of the grade column [default: ASSIGNMENT].")
+@click.option("--match", metavar="COLUMN", default=None,
+              help="The roster column holding the ids of RESULTS' students, compared case-insensitively "
+                   "[default: whichever of ID number, Email address, Username matches the most].")
+def export_moodle(results, assignment, roster, out, column, match):
+    """Write ASSIGNMENT's grades in RESULTS (a grade-all --out folder) as a CSV for Moodle's grade import.
+
+    The file has two columns: the roster's identifier column (for example
+    Email address, with the roster's values) and the grade. In Moodle, Grades >
+    Import > CSV file, map that column to the user field (Email address to
+    useremail, ID number to useridnumber) and the grade column to the grade
+    item. A not gradable submission is 0. A grader error, or a roster student
+    without a submission, gets no row (an empty cell would remove a grade
+    already in Moodle); both are listed on stderr, with the students missing
+    from the roster (Moodle would refuse a row it cannot match).
+    """
+    _lms_export("moodle", results, assignment, roster, out, column, match)

@@ -8,14 +8,19 @@ file that opens anywhere, offline.
 from __future__ import annotations
 
 import base64
+import functools
 import io
+import os
+import re
 import statistics
+import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 import jinja2
 
-from autograder import course
+from autograder import course, review
 from autograder.feedback import T, language
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -23,6 +28,35 @@ WITHHELD_UNTIL = {"after_published": T("until the grades are published", "hasta 
                   "after_due_date": T("until after the due date", "hasta después de la fecha de entrega"),
                   "hidden": T("from students", "a los estudiantes")}
 LIMIT_OUTCOMES = ("timeout", "crashed")
+
+
+@functools.lru_cache(maxsize=1)
+def _machine_paths() -> re.Pattern:
+    """The grading machine's own folders (the engine, Python, the temporary folder, the home folder, the
+    working folder, the caches), each followed by the rest of a path."""
+    roots = {course.PACKAGE_DIR.parent, Path(sys.prefix), Path(sys.base_prefix), Path(sys.exec_prefix),
+             Path(tempfile.gettempdir()), Path.home(), Path.cwd(), Path("/tmp"), Path("/var/tmp")}
+    roots |= {Path(os.environ[v]) for v in ("AUTOGRADER_CACHE", "CIFAR10_ROOT", "TORCH_HOME") if os.environ.get(v)}
+    texts = sorted({str(r) for root in roots for r in (root, root.resolve()) if str(r) not in ("/", "")},
+                   key=len, reverse=True)
+    return re.compile("(?:" + "|".join(map(re.escape, texts)) + r")(?![\w.-])(?:/[^\s\"'<>:,;()\[\]]*)*")
+
+
+def scrub(text: str) -> str:
+    """``text`` with every path under one of the grading machine's folders cut to its last name
+    (``/work/course/.venv/lib/python3.11/site-packages/torch/nn/modules/module.py`` -> ``module.py``)."""
+    return _machine_paths().sub(lambda m: Path(m.group(0).rstrip("/")).name or "…", text)
+
+
+def scrubbed(data):
+    """``data`` (a results.json) with :func:`scrub` applied to every text in it."""
+    if isinstance(data, str):
+        return scrub(data)
+    if isinstance(data, dict):
+        return {key: scrubbed(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [scrubbed(value) for value in data]
+    return data
 
 
 def _environment() -> jinja2.Environment:
@@ -89,6 +123,7 @@ def feedback_page(results: dict, assignment: course.Assignment, lang: str = "en"
     points. Training runs the graders recorded are plotted beside ``reference`` (the calibration curves).
     """
     reference = assignment.reference_curves() if reference is None else reference
+    results = scrubbed(results)
     shown, withheld = [], Counter()
     withheld_points: dict[str, float] = {}
     for test in results.get("tests", []):
@@ -111,12 +146,29 @@ def feedback_page(results: dict, assignment: course.Assignment, lang: str = "en"
             plots=plots)
 
 
-def write_feedback(out: Path, student: str, results: dict, assignment: course.Assignment, lang: str = "en",
+def write_feedback(folder: Path, results: dict, assignment: course.Assignment, lang: str = "en",
                    published: bool = False) -> Path:
-    """``out/<student>/feedback.html``, written atomically."""
-    path = Path(out) / student / "feedback.html"
+    """``folder/feedback.html`` (a student's result folder), written atomically."""
+    path = Path(folder) / "feedback.html"
     _write(path, feedback_page(results, assignment, lang, published))
     return path
+
+
+def rerender(out: Path, results: dict[str, dict], assignment: course.Assignment, lang: str = "en",
+             published: bool = False, similar: list[dict] | None = None) -> int:
+    """Every student's page again from the stored ``results`` (student -> results.json, each in the folder
+    its ``extra_data.folder`` names under ``out``), and ``out/report.html``; nothing is graded. Returns the
+    number of pages written. A student's stored language wins over ``lang``."""
+    written = 0
+    for data in results.values():
+        folder = str(data.get("extra_data", {}).get("folder", ""))
+        target = (Path(out) / folder).resolve()
+        if not folder or Path(out).resolve() not in target.parents:
+            continue  # a results.json that names no folder of its own is never followed elsewhere
+        write_feedback(target, data, assignment, data.get("extra_data", {}).get("language", lang), published)
+        written += 1
+    write_report(out, results, assignment, lang, similar)
+    return written
 
 
 def _write(path: Path, text: str) -> None:
@@ -128,9 +180,17 @@ def _write(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def class_summary(results: dict[str, dict]) -> dict:
+SAFE_FOLDER = re.compile(r"students/[a-z0-9][a-z0-9._-]*")
+
+
+def flag_text(flag: dict) -> str:
+    return f"{flag.get('kind', '')}: {flag.get('detail', '')}"
+
+
+def class_summary(results: dict[str, dict], similar: list[dict] | None = None) -> dict:
     """What the class report shows, as plain data: scores, each test's pass rate (hardest first), the
-    students whose grading hit a limit, crashed or could not run, and the grading times (slowest first)."""
+    students whose grading hit a limit, crashed, could not run or was flagged (see :mod:`autograder.review`),
+    the grading times (slowest first), one row per student, and the ``similar`` pairs."""
     graded = {s: r for s, r in results.items() if r.get("extra_data", {}).get("status") == "graded"}
     rates: dict[tuple[str, str], list[int]] = {}
     for data in graded.values():
@@ -140,16 +200,23 @@ def class_summary(results: dict[str, dict]) -> dict:
             counts = rates.setdefault((test.get("number", ""), test["name"]), [0, 0])
             counts[0] += test["status"] == "passed"
             counts[1] += 1
-    troubled = []
+    troubled, students = [], []
     for student, data in sorted(results.items()):
         extra = data.get("extra_data", {})
+        flags = [flag_text(f) for f in extra.get("flags", []) if isinstance(f, dict)]
+        folder = str(extra.get("folder", ""))
+        students.append({"student": student, "score": float(data.get("score", 0.0)),
+                         "max_score": float(extra.get("max_score", 0.0)), "status": extra.get("status", ""),
+                         "seconds": float(extra.get("seconds", 0.0)), "flags": flags,
+                         "page": f"{folder}/feedback.html" if SAFE_FOLDER.fullmatch(folder) else None})
         if extra.get("status") != "graded":
             troubled.append((student, extra.get("status", ""), data.get("output", "").strip().splitlines()[:1]))
             continue
         hits = Counter(t.get("extra_data", {}).get("outcome") for t in data.get("tests", []))
         limits = [f"{hits[o]} {o}" for o in LIMIT_OUTCOMES if hits[o]]
-        if limits:
-            troubled.append((student, ", ".join(limits), []))
+        kinds = list(dict.fromkeys(f.get("kind", "") for f in extra.get("flags", []) if isinstance(f, dict)))
+        if limits or kinds:
+            troubled.append((student, ", ".join(limits + kinds), flags))
     seconds = sorted(((float(r.get("extra_data", {}).get("seconds", 0.0)), s) for s, r in results.items()), reverse=True)
     return {
         "students": len(results), "graded": len(graded),
@@ -158,6 +225,8 @@ def class_summary(results: dict[str, dict]) -> dict:
                              key=lambda row: (row[2] / row[3], row[2] - row[3], row[0], row[1])),
         "troubled": troubled,
         "seconds": seconds,
+        "table": students,
+        "similar": [p for p in similar or [] if all(s in results for s in p["students"])],
     }
 
 
@@ -172,9 +241,12 @@ def score_histogram(scores: list[float], max_score: float) -> str:
     return _png(figure)
 
 
-def class_report(results: dict[str, dict], assignment: course.Assignment, lang: str = "en") -> str:
-    """The instructor's HTML report of a whole class's ``results`` (student -> results.json)."""
-    summary = class_summary(results)
+def class_report(results: dict[str, dict], assignment: course.Assignment, lang: str = "en",
+                 similar: list[dict] | None = None) -> str:
+    """The instructor's HTML report of a whole class's ``results`` (student -> results.json) and the
+    ``similar`` pairs of :func:`autograder.review.similar_pairs`."""
+    results = {student: scrubbed(data) for student, data in results.items()}
+    summary = class_summary(results, similar)
     max_score = max((float(r.get("extra_data", {}).get("max_score", 0.0)) for r in results.values()), default=0.0)
     scores, seconds = summary["scores"], [s for s, _ in summary["seconds"]]
     with language(lang):
@@ -182,11 +254,12 @@ def class_report(results: dict[str, dict], assignment: course.Assignment, lang: 
             lang=lang, assignment=assignment, summary=summary, max_score=max_score,
             mean=statistics.fmean(scores) if scores else 0.0, median=statistics.median(scores) if scores else 0.0,
             median_seconds=statistics.median(seconds) if seconds else 0.0, total_seconds=sum(seconds),
-            histogram=score_histogram(scores, max_score) if scores else None)
+            histogram=score_histogram(scores, max_score) if scores else None, similar_share=review.SIMILAR)
 
 
-def write_report(out: Path, results: dict[str, dict], assignment: course.Assignment, lang: str = "en") -> Path:
+def write_report(out: Path, results: dict[str, dict], assignment: course.Assignment, lang: str = "en",
+                 similar: list[dict] | None = None) -> Path:
     """``out/report.html``, written atomically."""
     path = Path(out) / "report.html"
-    _write(path, class_report(results, assignment, lang))
+    _write(path, class_report(results, assignment, lang, similar))
     return path

@@ -125,6 +125,7 @@ def test_class_report_shows_distribution_pass_rates_troubles_and_times():
     assert [s for _, s in summary["seconds"]] == ["bea", "ana", "cid"]
     page = pages.class_report(class_results(), A4)
     assert rows(page, "pass-rates") == 4 and rows(page, "troubled") == 2 and rows(page, "times") == 3
+    assert rows(page, "students") == 3 and '<p id="similar">None.</p>' in page
     assert 'id="histogram" src="data:image/png;base64,' in page and "3 students, 2 graded" in page
 
 
@@ -132,7 +133,7 @@ def test_class_report_shows_distribution_pass_rates_troubles_and_times():
                                              "AUTOGRADER_CHROMIUM)")
 def test_pages_render_in_a_headless_browser_and_their_images_load(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    feedback = pages.write_feedback(tmp_path, "ana", results(curves=CURVES), A4, published=True)
+    feedback = pages.write_feedback(tmp_path / "ana", results(curves=CURVES), A4, published=True)
     (tmp_path / "ana" / "results.json").write_text(json.dumps(results()))
     report = pages.write_report(tmp_path, class_results(), A4)
     flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -155,3 +156,54 @@ def test_pages_render_in_a_headless_browser_and_their_images_load(tmp_path):
             assert errors == []
         finally:
             browser.close()
+
+
+def test_class_report_lists_every_student_with_flags_similar_pairs_and_a_link_to_each_page():
+    data = class_results()
+    data["ana"]["extra_data"].update(folder="students/ana-0123456789ab", flags=[
+        {"kind": "syntax error", "detail": "cifar_cnn.py line 3: invalid syntax"}])
+    data["bea"]["extra_data"]["folder"] = "../../etc"  # never linked: not a result folder of this run
+    data["cid"]["extra_data"]["status"] = "grader error"
+    similar = [{"students": ("ana", "bea"), "similarity": (0.97, 0.9), "tokens": 420},
+               {"students": ("ana", "zed"), "similarity": (1.0, 1.0), "tokens": 420}]  # zed is not in this run
+    page = pages.class_report(data, A4, similar=similar)
+    assert rows(page, "students") == 3 and rows(page, "similar") == 1 and "97% / 90%" in page
+    assert page.count('<a href="students/ana-0123456789ab/feedback.html">') == 1 and "../../etc" not in page
+    troubled = page.split('id="troubled"', 1)[1].split("</table>", 1)[0]
+    assert "syntax error" in troubled and "cifar_cnn.py line 3: invalid syntax" in troubled  # graded, yet flagged
+    row = page.split('<tr class="student grader-error">', 1)[1].split("</tr>", 1)[0]
+    assert "<td class=\"num\">–</td>" in row  # a grader error shows no score, not 0
+
+
+def test_no_page_shows_a_path_of_the_grading_machine(tmp_path):
+    from autograder import course as engine
+
+    inside = f"{engine.PACKAGE_DIR}/runner/session.py"
+    venv = f"{os.__file__}"
+    tests = [entry("t", "4.2", 0, 2, "visible", f'File "{inside}", line 3\n  File "{venv}", line 9\n'
+                                               f"in {tmp_path}/sub/cifar_cnn.py")]
+    data = results(tests=tests)
+    data["output"] = f"isolation note from {engine.PACKAGE_DIR.parent}/assignments"
+    for page in (pages.feedback_page(data, A4, reference={}), pages.class_report({"ana": data}, A4)):
+        for path in (str(engine.PACKAGE_DIR.parent), os.path.dirname(venv), str(tmp_path)):
+            assert path not in page
+    page = pages.feedback_page(data, A4, reference={})
+    assert "session.py" in page and "cifar_cnn.py" in page and os.path.basename(venv) in page
+
+
+def test_publishing_rerenders_every_page_from_the_stored_results(tmp_path):
+    stored = {}
+    for name in ("ana", "bea"):
+        data = results(name)
+        data["extra_data"].update(folder=f"students/{name}", language="es" if name == "bea" else "en")
+        stored[name] = data
+        pages.write_feedback(tmp_path / "students" / name, data, A4)
+    stored["evil"] = results("evil")
+    stored["evil"]["extra_data"]["folder"] = "../outside"
+    before = (tmp_path / "students" / "ana" / "feedback.html").read_text()
+    assert "withheld until the grades are published" in before and "pass mark is 52.4%" not in before
+    assert pages.rerender(tmp_path, stored, A4, "en", published=True) == 2
+    after = (tmp_path / "students" / "ana" / "feedback.html").read_text()
+    assert "pass mark is 52.4%" in after and "until the grades are published" not in after
+    assert '<html lang="es">' in (tmp_path / "students" / "bea" / "feedback.html").read_text()  # its own language
+    assert (tmp_path / "report.html").is_file() and not (tmp_path.parent / "outside").exists()

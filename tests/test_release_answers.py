@@ -25,7 +25,8 @@ def test_releases_ship_no_hidden_grader_oracle_or_calibration_code(assignment_id
     shipped = set(release.shipped_modules(course.load_assignment(assignment_id)))
     never = {"autograder.graders.cifar_oracles", "autograder.calibrate", "autograder.release",
              "autograder.answer_audit", "autograder.template", "autograder.nbgrader_gradebook", "autograder.batch",
-             "autograder.pages", "autograder.gradescope_export", "autograder.graders.a1.hidden.oracles"}
+             "autograder.pages", "autograder.gradescope_export", "autograder.lms_export", "autograder.review",
+             "autograder.graders.a1.hidden.oracles"}
     never |= {f"autograder.graders.{a}.{m}" for a in course.available_assignments()
               for m in ("measure", "scratch", "hidden.oracles", "hidden.reference", "hidden.conftest")}
     assert not shipped & never, sorted(shipped & never)
