@@ -26,6 +26,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import resource
 import signal
 import time
 from dataclasses import dataclass, field
@@ -328,9 +329,10 @@ def _worker(connection, *args) -> None:
     signal.signal(signal.SIGTERM, stop)
     try:
         data = grade_one(*args)
-        connection.send(("done", data))
+        used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        connection.send(("done", data, sum(u.ru_utime + u.ru_stime for u in used)))
     except BaseException as exc:  # the grader's own failure (a bug, a disk full): reported, never final
-        connection.send(("failed", f"{type(exc).__name__}: {str(exc)[:500]}"))
+        connection.send(("failed", f"{type(exc).__name__}: {str(exc)[:500]}", 0.0))
     finally:
         connection.close()
 
@@ -351,12 +353,13 @@ def time_limit(assignment: course.Assignment) -> float:
 
 def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, workers: int = 1,
               regrade: bool = False, language: str = "en", min_isolation: str = "full", published: bool = False,
-              on_result=None, on_start=None, limit: float | None = None) -> list[Submission]:
+              on_result=None, on_start=None, on_cpu=None, limit: float | None = None) -> list[Submission]:
     """Grade the ``submissions`` without a final result (all of them with ``regrade``), ``workers`` at a
     time, each in a process of its own; returns those graded now. A worker that dies or runs past ``limit``
     seconds (default :func:`time_limit`) costs only its student a ``grader error``, and the batch goes on.
     ``on_start(submission, pid)`` (the worker's process id; None when nothing runs) and
-    ``on_result(submission, data)`` follow progress."""
+    ``on_result(submission, data)`` follow progress; ``on_cpu(submission, seconds)`` receives the CPU time of a
+    grading's whole process tree (its worker, the grader, the student processes)."""
     out = Path(out)
     todo = [s for s in submissions if regrade or not done(out, s.student)]
     limit = time_limit(course.load_assignment(assignment_id)) if limit is None else limit
@@ -399,9 +402,9 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
         for receiver in wait(list(running), timeout=1.0):
             process, submission, started, stopping = running.pop(receiver)
             try:
-                kind, payload = receiver.recv()
+                kind, payload, cpu = receiver.recv()
             except (EOFError, OSError):
-                kind, payload = "died", None
+                kind, payload, cpu = "died", None, 0.0
             receiver.close()
             process.join(30)
             if process.is_alive():
@@ -409,6 +412,8 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
                 process.join()
             seconds = time.monotonic() - started
             if kind == "done":
+                if on_cpu:
+                    on_cpu(submission, cpu)
                 finish(submission, payload)
             elif stopping:
                 fail(submission, f"the grading did not end within {limit:.0f} s and was stopped", seconds)

@@ -552,7 +552,7 @@ def collect(results, assignment, out, lang, published, nbgrader_dir):
 
 @main.group()
 def export():
-    """Export an assignment's autograder to another platform."""
+    """Export an assignment's autograder (gradescope) or a class's grades (canvas, moodle)."""
 
 
 @export.command("gradescope")

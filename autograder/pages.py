@@ -180,6 +180,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
+SIMILAR_SHOWN = 200  # the most similar pairs listed; the rest are counted
 SAFE_FOLDER = re.compile(r"students/[a-z0-9][a-z0-9._-]*")
 
 
@@ -226,7 +227,8 @@ def class_summary(results: dict[str, dict], similar: list[dict] | None = None) -
         "troubled": troubled,
         "seconds": seconds,
         "table": students,
-        "similar": [p for p in similar or [] if all(s in results for s in p["students"])],
+        "similar": [p for p in similar or [] if all(s in results for s in p["students"])][:SIMILAR_SHOWN],
+        "similar_total": len([p for p in similar or [] if all(s in results for s in p["students"])]),
     }
 
 

@@ -4,7 +4,11 @@ Steps, in order:
 
 1. ``nbgrader generate_assignment`` in a scratch copy of ``assignments/``
    (so no gradebook or release folder is left in the repository); the tasks' ``grader.check`` cells,
-   grade cells in the source (:mod:`autograder.nbgrader_gradebook`), stay locked but carry no points;
+   grade cells in the source (:mod:`autograder.nbgrader_gradebook`), stay locked but carry no points.
+   When ``out`` is an nbgrader course's own release folder, ``COURSE/release/<id>`` (COURSE holding an
+   ``nbgrader_config.py``), it runs there instead (``--force``: the folder is made anew), the course's
+   gradebook records the notebook with the checksums of the cells as released, and ``nbgrader
+   release_assignment`` then carries the whole release to the students;
 2. the generated modules of ``student_template/<id>/`` (refused if stale);
 3. a copy of the engine holding only what this assignment's public graders need
    (:func:`shipped_modules`), so ``python -m autograder check <id>`` works in the release folder;
@@ -32,10 +36,14 @@ STUDENT_README = """# {id}: {title}
        python3 -m venv .venv && source .venv/bin/activate
        pip install -r requirements.txt
 
-   Without an NVIDIA GPU (most laptops), install the much smaller CPU-only PyTorch first:
+   On Linux, plain `pip` takes PyTorch's CUDA build, about 4 GB more on disk (NVIDIA's libraries and
+   Triton). Without an NVIDIA GPU (most laptops), run these two lines instead (CPU-only PyTorch, then the rest):
 
        pip install "torch>=2.14,<2.15" "torchvision>=0.29,<0.30" --index-url https://download.pytorch.org/whl/cpu
        pip install -r requirements.txt
+
+   With uv instead of pip: `uv pip install -r requirements.txt --torch-backend cpu`. On macOS and Windows,
+   PyPI's PyTorch has no CUDA libraries: `pip install -r requirements.txt` alone is enough there.
 {data}
 2. Open `{notebook}` (`jupyter lab` in this folder) and follow it; write your code in the `.py` module(s)
    here, where it says `# YOUR CODE HERE`. Keep function names and signatures.
@@ -109,6 +117,19 @@ def find_leaks(folder: Path, assignment: course.Assignment, root: Path) -> list[
     return leaks
 
 
+def _run_generate_assignment(assignment_id: str, course_dir: Path) -> Path:
+    """``nbgrader generate_assignment <id> --force`` in ``course_dir`` (with this interpreter's bin folder on
+    PATH: nbgrader runs ``alembic`` to make a new gradebook); returns ``release/<id>``."""
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment_id, "--force"],
+                          cwd=course_dir, env=env, capture_output=True, text=True)
+    released = course_dir / "release" / assignment_id
+    if done.returncode != 0 or not released.is_dir():
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise CourseError(f"nbgrader generate_assignment {assignment_id} failed in {course_dir}: {last[0]}")
+    return released
+
+
 def _generate_notebooks(assignment_id: str, root: Path, scratch: Path) -> Path:
     course_dir = scratch / "course"
     shutil.copytree(root / "assignments", course_dir,
@@ -116,23 +137,41 @@ def _generate_notebooks(assignment_id: str, root: Path, scratch: Path) -> Path:
                                                   "gradebook.db", ".ipynb_checkpoints", "__pycache__"))
     if not (course_dir / "source" / assignment_id).is_dir():
         raise CourseError(f"assignments/source/{assignment_id}/ does not exist")
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", assignment_id, "--force"],
-                          cwd=course_dir, env=env, capture_output=True, text=True)
-    released = course_dir / "release" / assignment_id
-    if done.returncode != 0 or not released.is_dir():
-        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise CourseError(f"nbgrader generate_assignment {assignment_id} failed: {last[0]}")
+    released = _run_generate_assignment(assignment_id, course_dir)
     for path in released.glob("*.ipynb"):
         nbgrader_gradebook.ungrade_task_cells(path)
     return released
+
+
+def nbgrader_course(out: Path, assignment_id: str) -> Path | None:
+    """The nbgrader course directory whose release folder of ``assignment_id`` is ``out``
+    (``COURSE/release/<id>``, COURSE holding an ``nbgrader_config.py``), or None."""
+    out = Path(out).resolve()
+    course_dir = out.parent.parent
+    if out.name != assignment_id or out.parent.name != "release" or not (course_dir / "nbgrader_config.py").is_file():
+        return None
+    return course_dir
+
+
+def _generate_in_course(assignment_id: str, root: Path, course_dir: Path) -> Path:
+    """The release folder of ``assignment_id`` in nbgrader course ``course_dir``, made by ``nbgrader
+    generate_assignment`` there (its gradebook then knows the notebook); the source notebook is the course's
+    ``source/<id>/``, copied from ``assignments/source/<id>/`` if the course has none."""
+    source = course_dir / "source" / assignment_id
+    if not source.is_dir():
+        if not (root / "assignments" / "source" / assignment_id).is_dir():
+            raise CourseError(f"assignments/source/{assignment_id}/ does not exist")
+        shutil.copytree(root / "assignments" / "source" / assignment_id, source,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    _run_generate_assignment(assignment_id, course_dir)
+    return nbgrader_gradebook.ungrade_release(course_dir, assignment_id)
 
 
 # Engine modules that only the course repository needs: they build releases, calibrate thresholds (calibration
 # trains the reference), grade a class and export autograders (cli imports them inside the instructor commands).
 INSTRUCTOR_ONLY = {"autograder.release", "autograder.template", "autograder.calibrate", "autograder.answer_audit",
                    "autograder.nbgrader_gradebook", "autograder.batch", "autograder.pages",
-                   "autograder.gradescope_export"}
+                   "autograder.gradescope_export", "autograder.lms_export", "autograder.review"}
 
 
 def _module_file(name: str) -> Path | None:
@@ -205,15 +244,19 @@ def build(assignment_id: str, out: Path) -> list[Path]:
     if root is None:
         raise CourseError("releases are built in the course repository (solutions/ and assignments/ are needed)")
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
+    course_dir = nbgrader_course(out, assignment_id)
+    if course_dir is None and out.exists() and any(out.iterdir()):
         raise CourseError(f"{out} exists and is not empty; choose a new folder")
     stale = template.sync(check_only=True)
     if stale:
         raise CourseError(f"student_template/ is out of date ({stale[0]}); run `autograder generate` first")
-    with tempfile.TemporaryDirectory(prefix="autograder-release-") as scratch:
-        released = _generate_notebooks(assignment_id, root, Path(scratch))
-        out.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(released, out, dirs_exist_ok=True)
+    if course_dir is not None:  # nbgrader's own release folder: release_assignment carries all of it
+        _generate_in_course(assignment_id, root, course_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="autograder-release-") as scratch:
+            released = _generate_notebooks(assignment_id, root, Path(scratch))
+            out.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(released, out, dirs_exist_ok=True)
     shutil.copytree(root / "student_template" / assignment_id, out, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__"))
     _copy_engine(assignment, out)

@@ -8,15 +8,19 @@ Prints, from one run:
   the scaling a machine with few cores can show;
 - for 4 A4 submissions (the reference), the wall time of grading them with as many workers as cores,
   against the sum of their single-run times (the ratio 1/cores is perfect scaling);
-- the time a resumed batch spends on students already graded (the same 12, then 100 copies), per 100.
+- the time a resumed batch spends on students already graded (the same 12, then 100 copies), per 100;
+- for 500 synthetic results (copies of the 12 with varied scores, flags and grading times): the class
+  report's build time (target: under 10 s), the re-render of every page for publication, and
+  copydetect's similar-pair search over 500 submissions (what `grade-all` runs before its report).
 
     python bench/batch_throughput.py [--skip-a4]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import resource
+import random
 import shutil
 import sys
 import tempfile
@@ -26,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import batch, course  # noqa: E402
+from autograder import batch, course, pages, review  # noqa: E402
 
 A1_MUTATIONS = [  # (old, new) in the A1 reference; each makes one single-point bug
     ("return (i + 2 * p - effective_kernel) // s + 1", "return (i + 2 * p - effective_kernel) // s"),
@@ -54,12 +58,62 @@ def timed_batch(students, assignment_id: str, out: Path, workers: int) -> float:
 
 def cpu_timed_batch(students, assignment_id: str, out: Path, workers: int) -> tuple[float, float]:
     """(wall seconds, CPU seconds of every process the batch started: workers, graders, student processes)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = []
     start = time.monotonic()
-    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none")
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none",
+                    on_cpu=lambda submission, seconds: cpu.append(seconds))
+    return time.monotonic() - start, sum(cpu)
+
+
+def copy_result(out: Path, source: str, student: str, change=None, into: Path | None = None) -> dict:
+    """A copy of ``source``'s result stored under ``out`` as ``student``'s, in the folder the batch would use
+    under ``into`` (default: ``out``)."""
+    data = json.loads(batch.result_path(out, source).read_text(encoding="utf-8"))
+    out = into or out
+    data["extra_data"].update(student=student, folder=f"{batch.STUDENTS_FOLDER}/{batch.folder_name(student)}")
+    if change:
+        change(data)
+    batch.result_folder(out, student).mkdir(parents=True, exist_ok=True)
+    batch.result_path(out, student).write_text(json.dumps(data), encoding="utf-8")
+    return data
+
+
+def report_at_scale(scratch: Path, out: Path, students: list[batch.Submission], count: int = 500) -> None:
+    spec, rng = course.load_assignment("a1"), random.Random(0)
+    big = scratch / "out500"
+
+    def vary(data):
+        data["score"] = round(rng.uniform(0, float(data["extra_data"]["max_score"])), 1)
+        data["extra_data"]["seconds"] = round(rng.uniform(5, 60), 1)
+        if rng.random() < 0.05:
+            data["extra_data"]["flags"] = [review.flag("blob", "conv_arithmetic.py line 9: a str literal")]
+
+    for i in range(count):
+        copy_result(out, students[i % len(students)].student, f"student{i:03d}@example.edu", vary, into=big)
+    sources = {}
+    for i in range(count):  # the 12 sources, each with a helper of its own (a class writes its own code)
+        folder = scratch / "a1-500" / f"s{i:03d}"
+        folder.mkdir(parents=True)
+        extra = "".join(f"\ndef helper_{i}_{j}(x):\n    return x * {rng.randint(2, 99)} + {j}\n" for j in range(3))
+        (folder / "conv_arithmetic.py").write_text(
+            (students[i % len(students)].path / "conv_arithmetic.py").read_text(encoding="utf-8") + extra)
+        sources[f"student{i:03d}@example.edu"] = folder
+    start = time.monotonic()
+    results = batch.read_results(big)
+    read = time.monotonic() - start
+    start = time.monotonic()
+    similar = review.similar_pairs(sources, spec)
+    pairs = time.monotonic() - start
+    start = time.monotonic()
+    pages.write_report(big, results, spec, "en", similar)
+    report = time.monotonic() - start
+    start = time.monotonic()
+    written = pages.rerender(big, results, spec, "en", True, similar)
+    rerender = time.monotonic() - start
+    print(f"{len(results)} results: read in {read:.2f} s; report.html built in {report:.2f} s (target: under 10 s); "
+          f"{written} pages re-rendered for publication, with the report, in {rerender:.1f} s "
+          f"({rerender / written * 1000:.0f} ms per page); similar pairs of {len(sources)} submissions in "
+          f"{pairs:.1f} s ({len(similar)} pairs listed)")
 
 
 def main() -> None:
@@ -92,7 +146,7 @@ def main() -> None:
         resumed = time.monotonic() - start
         many = [batch.Submission(f"c{i:03d}", students[0].path) for i in range(100)]
         for s in many:
-            shutil.copytree(out / students[0].student, out / s.student)
+            copy_result(out, students[0].student, s.student)
         start = time.monotonic()
         todo += batch.grade_all(many, "a1", out, workers=1)
         skipped = time.monotonic() - start
@@ -103,6 +157,8 @@ def main() -> None:
         print(f"resume: {len(students)} already graded skipped in {resumed * 1000:.1f} ms; 100 already graded in "
               f"{skipped * 1000:.1f} ms ({skipped * 1000:.1f} ms per 100); grades.csv of 112 students in "
               f"{gradebook * 1000:.1f} ms")
+
+        report_at_scale(scratch, out, students)
 
         if not args.skip_a4:
             a4 = []

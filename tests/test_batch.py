@@ -148,7 +148,8 @@ def gradescope_export(path):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("assignment_777_export/submission_metadata.yml", GRADESCOPE_METADATA)
         zf.write(SOLUTION, "assignment_777_export/submission_101/conv_arithmetic.py")
-        zf.write(TEMPLATE, "assignment_777_export/submission_102/conv_arithmetic.py")
+        zf.writestr("assignment_777_export/submission_102/conv_arithmetic.py",  # the template, broken
+                    TEMPLATE.read_text().replace("):", ")", 1))
         zf.writestr("assignment_777_export/submission_103/a1_lab.ipynb", "{}")
     return path
 
@@ -262,6 +263,11 @@ def test_a_gradescope_export_zip_is_graded_in_one_command(tmp_path):
     rows = {r["student"]: (float(r["total"]), r["status"]) for r in read_csv(out / "grades.csv")}
     assert rows == {"3030": (full, "graded"), "ben@uni.example+4040": (0.0, "graded"), "5050": (0.0, "not gradable")}
     assert "Comentarios para" in (result_file(out, "3030").parent / "feedback.html").read_text()
+    flags = batch.read_results(out)["ben@uni.example+4040"]["extra_data"]["flags"]
+    assert [f["kind"] for f in flags] == ["syntax error"], flags  # the import error it causes is not repeated
+    report = (out / "report.html").read_text()
+    troubled = report.split('id="troubled"', 1)[1].split("</table>", 1)[0]
+    assert "ben@uni.example+4040" in troubled and "syntax error" in troubled and "3030" not in troubled
     again = run_cli("grade-all", str(export), "-a", "a1", "--allow-isolation", "none", "--out", str(out))
     assert "3 already graded" in again.stderr and "0 to grade" in again.stderr
 

@@ -27,10 +27,10 @@ def test_unknown_assignment_is_a_usage_error_listing_the_known_ones():
     assert result.exit_code == 2 and "available: a1" in result.output
 
 
-def test_missing_submission_folder_is_a_one_line_grader_error(tmp_path):
+def test_missing_submission_folder_is_a_usage_error_naming_it(tmp_path):
     done = run("grade", str(tmp_path / "nowhere"), "-a", "a1")
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [f"autograder: error: submission folder {tmp_path / 'nowhere'} does not exist"]
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "SUBMISSION" in done.stderr and f"{tmp_path / 'nowhere'}' does not exist" in done.stderr
 
 
 def test_a_folder_one_level_too_high_is_named_once_with_the_right_one():
