@@ -55,6 +55,9 @@ def module_sources(path: Path, spec: course.Assignment) -> dict[str, bytes | Non
             return dict.fromkeys(files)
     found = {}
     for name in files:
+        if (path / name).is_symlink() or not (path / name).is_file():  # a FIFO would block, a link lead elsewhere
+            found[name] = None
+            continue
         try:
             with open(path / name, "rb") as stream:
                 found[name] = stream.read(READ_LIMIT + 1)

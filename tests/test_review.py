@@ -52,6 +52,19 @@ def test_a_missing_module_is_flagged(tmp_path):
     assert review.static_flags(folder, A1) == [{"kind": "missing module", "detail": "no conv_arithmetic.py"}]
 
 
+def test_a_module_that_is_a_fifo_or_a_link_is_never_read_on_the_trusted_side(tmp_path):
+    import os
+
+    fifo, link = tmp_path / "fifo", tmp_path / "link"
+    fifo.mkdir()
+    os.mkfifo(fifo / "conv_arithmetic.py")  # opening it for reading would block the batch forever
+    link.mkdir()
+    (link / "conv_arithmetic.py").symlink_to(ROOT / "solutions" / "a1" / "conv_arithmetic.py")
+    for folder in (fifo, link):
+        assert kinds(review.static_flags(folder, A1)) == ["missing module"]
+    assert review.similar_pairs({"fifo": fifo, "link": link, "ref": ROOT / "solutions" / "a1"}, A1) == []
+
+
 def test_an_import_failure_is_flagged_unless_a_syntax_error_explains_it():
     problem = {"conv_arithmetic": "conv_arithmetic.py could not be imported: ModuleNotFoundError: No module named "
                                   "'cv2'\nmore lines"}
