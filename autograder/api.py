@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from autograder import archive, course, report
+from autograder.feedback import T
 from autograder.feedback import language as feedback_language
 from autograder.course import CourseError
 from autograder.runner.session import GraderError, RunOptions, run_tests
@@ -37,8 +38,19 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
     "not-run" (for mutation testing, where one lost test is enough). ``shrink=False`` skips Hypothesis's
     search for the smallest failing example: the same scores, shorter feedback, sooner (for audits).
     Raises CourseError or GraderError when grading itself cannot run; a broken
-    submission never raises, it loses points.
+    submission never raises, it loses points. What a student can fix (a missing module, a wrong folder or zip)
+    is said in ``language``.
     """
+    with feedback_language(language):
+        return _grade(submission, assignment_id, suites=suites, language=language, test_timeout=test_timeout,
+                      total_timeout=total_timeout, on_progress=on_progress, on_step=on_step, select=select,
+                      tasks=tasks, min_isolation=min_isolation, stop_at_first_failure=stop_at_first_failure,
+                      shrink=shrink)
+
+
+def _grade(submission: str | Path, assignment_id: str, *, suites, language: str, test_timeout: float | None,
+           total_timeout: float | None, on_progress, on_step, select: str | None, tasks, min_isolation: str,
+           stop_at_first_failure: bool, shrink: bool) -> report.Report:
     assignment = course.load_assignment(assignment_id)
     submission = Path(submission)
     if archive.is_zip(submission):
@@ -47,9 +59,10 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
             found = archive.module_folder(Path(folder), list(assignment.modules))
             if found is None:
                 names = sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
-                raise CourseError(f"{submission.name} holds no {assignment.id} module "
-                                  f"({', '.join(m + '.py' for m in assignment.modules)}); it holds "
-                                  f"{', '.join(names[:8]) or 'nothing'}")
+                raise CourseError(str(T("{zip} holds no {id} module ({files}); it holds {names}",
+                                        "{zip} no contiene ningún módulo de {id} ({files}); contiene {names}").format(
+                    zip=submission.name, id=assignment.id, files=", ".join(m + ".py" for m in assignment.modules),
+                    names=", ".join(names[:8]) or T("nothing", "nada"))))
             result = grade(found, assignment_id, suites=suites, language=language, test_timeout=test_timeout,
                            total_timeout=total_timeout, on_progress=on_progress, on_step=on_step, select=select,
                            tasks=tasks, min_isolation=min_isolation, stop_at_first_failure=stop_at_first_failure,
@@ -57,8 +70,10 @@ def grade(submission: str | Path, assignment_id: str, *, suites=("public", "hidd
         result.submission = str(submission)
         return result
     if not submission.is_dir():
-        raise CourseError(f"submission {submission} is neither a folder nor a zip file" if submission.exists()
-                          else f"submission folder {submission} does not exist")
+        raise CourseError(str((T("submission {s} is neither a folder nor a zip file",
+                                 "la entrega {s} no es ni una carpeta ni un archivo zip") if submission.exists() else
+                               T("submission folder {s} does not exist", "la carpeta de la entrega {s} no existe"))
+                              .format(s=submission)))
     check_holds_a_module(submission, assignment)
     options = RunOptions(test_timeout=test_timeout or assignment.test_timeout,
                          total_timeout=total_timeout or assignment.total_timeout,
@@ -79,7 +94,9 @@ def _known_tasks(assignment: course.Assignment, tasks) -> tuple[str, ...] | None
     tasks = tuple(str(t) for t in ([tasks] if isinstance(tasks, str) else tasks))
     unknown = [t for t in tasks if t not in assignment.tasks]
     if unknown:
-        raise CourseError(f"{assignment.id} has no task {unknown[0]!r} (its tasks: {', '.join(assignment.tasks)})")
+        raise CourseError(str(T("{id} has no task {task!r} (its tasks: {tasks})",
+                                "{id} no tiene la tarea {task!r} (sus tareas: {tasks})")
+                              .format(id=assignment.id, task=unknown[0], tasks=", ".join(assignment.tasks))))
     return tasks
 
 
@@ -91,6 +108,9 @@ def check_holds_a_module(submission: Path, assignment: course.Assignment) -> Non
     nearby = sorted({path.parent for f in files for path in submission.glob(f"*/{f}")} |
                     {path.parent for f in files for path in submission.glob(f"*/*/{f}")},
                     key=lambda folder: (folder.name != assignment.id, len(folder.parts), str(folder)))
-    hint = f"; did you mean {nearby[0]}?" if nearby else (
-        f"; it holds {', '.join(sorted(p.name for p in submission.iterdir())[:8]) or 'nothing'}")
-    raise CourseError(f"no {assignment.id} module ({', '.join(files)}) in {submission}{hint}")
+    hint = T("; did you mean {folder}?", "; ¿querías decir {folder}?").format(folder=nearby[0]) if nearby else \
+        T("; it holds {names}", "; contiene {names}").format(
+            names=", ".join(sorted(p.name for p in submission.iterdir())[:8]) or T("nothing", "nada"))
+    raise CourseError(str(T("no {id} module ({files}) in {submission}", "no hay ningún módulo de {id} ({files}) en "
+                            "{submission}").format(id=assignment.id, files=", ".join(files), submission=submission)
+                          + hint))

@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from autograder.course import CourseError
+from autograder.feedback import T
 
 MAX_BYTES = 500 * 1024 * 1024
 MAX_FILES = 10_000
@@ -22,20 +23,23 @@ def is_zip(path: Path) -> bool:
 def unpack(archive: Path, into: Path, max_files: int | None = None, max_bytes: int | None = None) -> list[Path]:
     """Extract ``archive`` into the folder ``into``; returns the files written. Raises CourseError for an
     archive that is damaged, too large (more than ``max_files`` or ``max_bytes`` unpacked: a submission's
-    MAX_FILES and MAX_BYTES unless given) or names a path outside ``into``."""
+    MAX_FILES and MAX_BYTES unless given) or names a path outside ``into``, in the language in force."""
     max_files = MAX_FILES if max_files is None else max_files
     max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     try:
         with zipfile.ZipFile(archive) as zf:
             members = [m for m in zf.infolist() if not m.is_dir()]
             if len(members) > max_files or sum(m.file_size for m in members) > max_bytes:
-                raise CourseError(f"{archive.name} unpacks to more than {max_files} files or "
-                                  f"{max_bytes // 2**20} MB; refused")
+                raise CourseError(str(T("{zip} unpacks to more than {n} files or {mb} MB; refused",
+                                        "{zip} se descomprime en más de {n} archivos o {mb} MB; rechazado")
+                                      .format(zip=archive.name, n=max_files, mb=max_bytes // 2**20)))
             written = []
             for member in members:
                 name = PurePosixPath(member.filename.replace("\\", "/"))
                 if name.is_absolute() or ".." in name.parts or not name.parts:
-                    raise CourseError(f"{archive.name} names a file outside itself ({member.filename!r}); refused")
+                    raise CourseError(str(T("{zip} names a file outside itself ({name!r}); refused",
+                                            "{zip} nombra un archivo fuera de sí mismo ({name!r}); rechazado")
+                                          .format(zip=archive.name, name=member.filename)))
                 if stat.S_ISLNK(member.external_attr >> 16):
                     continue  # a link could point anywhere; a submission needs none
                 target = into.joinpath(*name.parts)
@@ -45,7 +49,8 @@ def unpack(archive: Path, into: Path, max_files: int | None = None, max_bytes: i
                 written.append(target)
             return written
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise CourseError(f"cannot unpack {archive.name}: {exc}") from None
+        raise CourseError(str(T("cannot unpack {zip}: {why}", "no se puede descomprimir {zip}: {why}")
+                              .format(zip=archive.name, why=exc))) from None
 
 
 def module_folder(root: Path, modules: list[str]) -> Path | None:

@@ -411,7 +411,9 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
                 process.kill()
                 process.join()
             seconds = time.monotonic() - started
-            if kind == "done":
+            # A grading stopped by the time limit may still send a result (pytest turns the worker's SystemExit
+            # into its own internal error): past the limit, only a completed grading counts as one.
+            if kind == "done" and not (stopping and status(payload) == GRADER_ERROR):
                 if on_cpu:
                     on_cpu(submission, cpu)
                 finish(submission, payload)

@@ -6,6 +6,7 @@ Exit codes: 0 grading (or the command) completed, whatever the score;
 """
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,15 +95,16 @@ def _table_console(stderr: bool = False) -> Console:
 
 
 @contextmanager
-def _progress(console: Console, label: str):
-    """Progress bars on stderr: finished tests, and steps inside a long test (training epochs)."""
+def _progress(console: Console, label: str, total: int | None = None):
+    """Progress bars on stderr: finished tests (``total`` as expected until the grader has collected them), and
+    steps inside a long test (training epochs)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
-        tests = bar.add_task(label, total=None)
+        tests = bar.add_task(f"{label} (starting the grader)", total=total)
         steps = {}
 
         def on_test(done, total, outcome):
-            bar.update(tests, completed=done, total=total)
+            bar.update(tests, completed=done, total=total, description=label)
 
         def on_step(step_label, done, total):
             if step_label not in steps:
@@ -258,40 +260,99 @@ def isolation(require):
         sys.exit(1)
 
 
+def _planned_tests(assignment: course.Assignment) -> int:
+    """How many tests grading ``assignment`` runs (public and hidden), counted in the graders' source without
+    importing them: each test function, times the cases of its literal ``parametrize`` lists."""
+    import ast
+
+    count = 0
+    for suite in course.SUITES:
+        for path in sorted(assignment.suite_dir(suite).glob("test_*.py")) if assignment.has_suite(suite) else []:
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test"):
+                    cases = 1
+                    for mark in node.decorator_list:
+                        if (isinstance(mark, ast.Call) and ast.unparse(mark.func).endswith("parametrize")
+                                and len(mark.args) > 1 and isinstance(mark.args[1], (ast.List, ast.Tuple))):
+                            cases *= len(mark.args[1].elts)
+                    count += cases
+    return count
+
+
+def _planned_points(assignment: course.Assignment) -> float:
+    return sum(sum(assignment.points(suite).values()) for suite in course.SUITES)
+
+
+def _few_words(reason: str, limit: int = 70) -> str:
+    """The gist of a one-line error: its first clause (up to a ": " or "; " outside parentheses), at most
+    ``limit`` characters."""
+    gist = reason.strip().splitlines()[0] if reason.strip() else "no reason given"
+    depth = 0
+    for at, char in enumerate(gist):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and gist[at:at + 2] in (": ", "; ") and at >= 12:
+            gist = gist[:at]
+            break
+    return gist if len(gist) <= limit else gist[:limit - 2].rsplit(" ", 1)[0] + "..."
+
+
+def selfcheck_verdict(scores: dict[str, tuple[float, float]], ungraded: dict[str, str]) -> tuple[bool, str]:
+    """The closing line of ``selfcheck``: (every reference solution got full marks, the line).
+
+    ``scores``: assignment -> (score, maximum) of those graded; ``ungraded``: assignment -> why it could not be.
+    """
+    full = [a for a, (got, most) in scores.items() if got >= most]
+    below = [f"{a} ({got:g}/{most:g})" for a, (got, most) in scores.items() if got < most]
+    not_graded = [f"{a} ({_few_words(why)})" for a, why in ungraded.items()]
+    if not below and not not_graded:
+        return True, (f"selfcheck passed: every reference solution gets full marks "
+                      f"({', '.join(f'{a} {got:g}/{most:g}' for a, (got, most) in scores.items())})")
+    parts = ([f"below full marks: {', '.join(below)}"] if below else []) + \
+            ([f"could not be graded here: {', '.join(not_graded)}"] if not_graded else []) + \
+            ([f"full marks: {', '.join(full)}"] if full else [])
+    return False, f"selfcheck failed: {'; '.join(parts)}"
+
+
 @main.command()
 @click.argument("assignments", nargs=-1)
 @LANG
 def selfcheck(assignments, lang):
     """Grade the reference solutions (solutions/<id>/) of ASSIGNMENTS [default: all].
 
-    Exit code 1 unless every reference solution gets full marks. An
-    assignment that cannot be graded here (CIFAR-10 not configured, for
-    example) is reported with the reason, and the others are still graded.
+    It first lists the assignments it will grade (tests and points of each)
+    and ends with one line: every reference solution at full marks, or which
+    are not and which could not be graded here, and why. Exit code 1 unless
+    every reference solution gets full marks. An assignment that cannot be
+    graded here (CIFAR-10 not configured, for example) is reported with the
+    reason, and the others are still graded.
     """
     _in_course_repository("selfcheck")
     root = course.repo_root()
     ids = list(assignments) or course.available_assignments()
     for assignment in ids:
         _assignment_id(None, None, assignment)
-    console, failures, ungraded = _table_console(), [], []
+    specs = {assignment: course.load_assignment(assignment) for assignment in ids}
+    planned = {assignment: _planned_tests(spec) for assignment, spec in specs.items()}
+    click.echo(f"selfcheck: grading the reference solutions of {len(ids)} assignment{'s' * (len(ids) > 1)} with "
+               "public and hidden tests: " + ", ".join(
+                   f"{a} ({planned[a]} tests, {_planned_points(spec):g} points"
+                   f"{', needs CIFAR-10' if 'cifar10' in spec.datasets else ''})" for a, spec in specs.items()))
+    console, scores, ungraded = _table_console(), {}, {}
     for assignment in ids:
         try:
-            with _progress(Console(stderr=True), f"grading solutions/{assignment}") as progress:
+            with _progress(Console(stderr=True), f"grading solutions/{assignment}", planned[assignment]) as progress:
                 result = api.grade(root / "solutions" / assignment, assignment, language=lang,
                                    min_isolation="none", **progress)
         except (api.CourseError, api.GraderError) as exc:
             click.echo(f"autograder: error: {assignment}: {exc}", err=True)
-            ungraded.append(assignment)
+            ungraded[assignment] = str(exc)
             continue
         with feedback.language(lang):
             report.print_table(result, console)
-        if result.score < result.max_score:
-            failures.append(assignment)
-    if failures:
-        click.echo(f"reference solutions below full marks: {', '.join(failures)}", err=True)
-    if ungraded:
-        click.echo(f"reference solutions that could not be graded here: {', '.join(ungraded)}", err=True)
-    if failures or ungraded:
+        scores[assignment] = (result.score, result.max_score)
+    passed, verdict = selfcheck_verdict(scores, ungraded)
+    click.echo(verdict)
+    if not passed:
         sys.exit(1)
 
 
@@ -407,7 +468,7 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, publi
                f"{len(found) - len(todo)} already graded in {out}, {len(todo)} to grade with {workers} workers"
                f"{f' ({again} after a grader error)' if again and not regrade else ''}", err=True)
     fresh: dict[str, dict] = {}
-    with _batch_progress(f"grading {assignment}", len(todo), workers) as progress:
+    with _batch_progress(f"grading {assignment}", len(todo), workers, batch.time_limit(spec)) as progress:
         batch.grade_all(todo, assignment, out, workers=workers, regrade=True, language=lang,
                         min_isolation=allow_isolation or "full", published=published,
                         on_start=progress.start,
@@ -421,49 +482,86 @@ def grade_all(submissions, assignment, out, workers, regrade, shard, lang, publi
 
 
 class _BatchProgress:
-    """Progress of a batch: an ETA from the median time of the gradings done and the time already spent on
-    those in progress, recomputed at every refresh of the bar."""
+    """Progress of a batch and its ETA, worked out again at every refresh of the bar (``clock``: seconds).
 
-    def __init__(self, total: int, workers: int):
+    Only the gradings that ran a worker teach anything about time (an entry with nothing to grade is recorded
+    at once). A grading in progress for ``e`` seconds still needs, by the gradings done, the median of what
+    those that lasted longer than ``e`` took beyond ``e``: that falls second by second as it runs. Once it has
+    outlasted every grading done, nothing done says more: it is given as long again as it has run, up to the
+    batch's time ``limit``, where it is stopped. Each queued grading takes the median time of those done, on
+    whichever worker is free first; the ETA is when the last one would end, so it is never less than what the
+    running gradings still need. Before any grading is done there is nothing to go by, and it says so.
+    """
+
+    def __init__(self, total: int, workers: int, limit: float | None = None, clock=None):
         import time
 
-        self.total, self.workers, self.clock = total, workers, time.monotonic
-        self.started, self.durations = {}, []
+        self.total, self.workers, self.limit = total, max(workers, 1), limit
+        self.clock = clock or time.monotonic
+        self.started: dict[str, float] = {}  # student -> when its grading began (those running a worker)
+        self.durations: list[float] = []  # seconds of each grading done that ran a worker
+        self.finished = 0
         self.bar = self.task = None
 
     def start(self, submission, pid=None) -> None:
-        self.started[submission.student] = self.clock()
+        if pid is not None:  # None: nothing runs, the entry is recorded at once
+            self.started[submission.student] = self.clock()
 
     def done(self, submission) -> None:
-        began = self.started.pop(submission.student, self.clock())
-        self.durations.append(self.clock() - began)
-        self.bar.advance(self.task)
+        began = self.started.pop(submission.student, None)
+        if began is not None:
+            self.durations.append(self.clock() - began)
+        self.finished += 1
+        if self.bar is not None:
+            self.bar.advance(self.task)
 
-    def eta(self) -> str:
+    def still_needs(self, elapsed: float) -> float:
+        """Seconds a grading running for ``elapsed`` seconds still needs (given at least one is done)."""
         import statistics
 
-        left = self.total - len(self.durations)
+        longer = [d - elapsed for d in self.durations if d > elapsed]
+        if longer:
+            return statistics.median(longer)
+        return elapsed if self.limit is None else min(elapsed, max(self.limit - elapsed, 0.0))
+
+    def seconds_left(self) -> float | None:
+        """Seconds until the last grading ends; None before any grading is done."""
+        import heapq
+        import statistics
+
+        left = self.total - self.finished
         if left <= 0:
-            return "0:00"
+            return 0.0
         if not self.durations:
-            return "?"
-        each = statistics.median(self.durations)
-        in_progress = [max(each - (self.clock() - t), 0.0) for t in self.started.values()]
-        queued = max(left - len(in_progress), 0)
-        seconds = max(in_progress, default=0.0) if not queued else (sum(in_progress) + queued * each) / self.workers
-        return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+            return None
+        now = self.clock()
+        running = [self.still_needs(now - began) for began in self.started.values()]
+        free = running + [0.0] * max(self.workers - len(running), 0)  # when each worker is free
+        heapq.heapify(free)
+        typical = statistics.median(self.durations)
+        for _ in range(max(left - len(running), 0)):
+            heapq.heapreplace(free, free[0] + typical)
+        return max(free)
+
+    def eta(self) -> str:
+        seconds = self.seconds_left()
+        if seconds is None:
+            return "ETA after the first grading"
+        whole = math.ceil(seconds)
+        hours, minutes, rest = whole // 3600, whole // 60 % 60, whole % 60
+        return f"ETA {hours}:{minutes:02d}:{rest:02d}" if hours else f"ETA {minutes}:{rest:02d}"
 
 
 @contextmanager
-def _batch_progress(label: str, total: int, workers: int):
+def _batch_progress(label: str, total: int, workers: int, limit: float | None = None):
     from rich.progress import ProgressColumn
     from rich.text import Text
 
-    progress = _BatchProgress(total, workers)
+    progress = _BatchProgress(total, workers, limit)
 
     class Eta(ProgressColumn):
         def render(self, task):
-            return Text(f"ETA {progress.eta()}")
+            return Text(progress.eta())
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), Eta(),
                   console=Console(stderr=True), transient=True) as bar:

@@ -2,14 +2,16 @@
 
 Every assignment ``aN`` has a folder ``autograder/graders/aN/`` with:
 
-- ``assignment.toml``: title, student modules, tasks, limits, thresholds,
+- ``assignment.toml``: title (``title`` in English, ``title_es`` in Spanish), student modules,
+  tasks (each with ``title`` and ``title_es``), limits, thresholds,
   ``requirements``: packages its students need beyond the course's usual ones,
   and ``datasets``: the data sets its notebook and graders read (``cifar10``);
 - ``public/``: grader tests shipped to students, with ``points.toml``;
 - ``hidden/``: grader tests that never leave the instructors, with ``points.toml``.
 
 ``points.toml`` maps a test function's name to its points; the cases of a
-parametrized test share them equally. Assignments with a training budget
+parametrized test share them equally. A grader test's docstring gives its title: the first line
+in English, and a line ``es: <título>`` in Spanish (:func:`docstring_title`). Assignments with a training budget
 also have ``[budget]`` and ``[calibration]`` tables in ``assignment.toml``
 and a ``calibration.toml`` written by ``autograder calibrate``.
 """
@@ -18,6 +20,10 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # student code may import this module (backbones.py), but never autograder.feedback
+    from autograder.feedback import T
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 GRADERS_DIR = PACKAGE_DIR / "graders"
@@ -34,17 +40,55 @@ def repo_root() -> Path | None:
     return root if (root / "solutions").is_dir() and (root / "assignments").is_dir() else None
 
 
+SPANISH_TITLE = "es:"  # a grader test's docstring line that gives its Spanish title
+
+
+def docstring_title(docstring: str | None, fallback: str) -> T:
+    """A grader test's title from its docstring: the first paragraph in English, the text after ``es:`` on a line
+    of its own in Spanish (the English one where there is none); ``fallback`` (its name) without a docstring::
+
+        def test_conv_deck_examples(conv):
+            \"\"\"conv_output_size reproduces the deck's worked examples
+            es: conv_output_size reproduce los ejemplos resueltos de las transparencias
+            \"\"\"
+    """
+    from autograder.feedback import T
+
+    lines = [line.strip() for line in (docstring or "").strip().splitlines()]
+    if not lines:
+        return T(fallback, fallback)
+    spanish = next((line[len(SPANISH_TITLE):].strip() for line in lines[1:] if line.startswith(SPANISH_TITLE)), "")
+    english = []  # the first paragraph: a title too long for one line goes on over the next ones
+    for line in lines:
+        if not line or line.startswith(SPANISH_TITLE):
+            break
+        english.append(line)
+    english = " ".join(english)
+    return T(english, spanish or english)
+
+
+def _title(spec: dict, where: str) -> T:
+    """``title`` and ``title_es`` of an assignment or task table, as one bilingual text."""
+    from autograder.feedback import T
+
+    try:
+        english = str(spec["title"])
+    except KeyError:
+        raise CourseError(f"{where} has no title") from None
+    return T(english, str(spec.get("title_es") or english))
+
+
 @dataclass(frozen=True)
 class Task:
     id: str
-    title: str
+    title: T  # str() gives it in the language in force
     functions: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Assignment:
     id: str
-    title: str
+    title: T  # str() gives it in the language in force
     modules: tuple[str, ...]
     tasks: dict[str, Task]
     test_timeout: float  # CPU seconds of the student process per test
@@ -120,12 +164,12 @@ def load_assignment(assignment_id: str) -> Assignment:
     data = _read_toml(path)
     limits = data.get("limits", {})
     tasks = {
-        str(task_id): Task(str(task_id), spec["title"], tuple(spec.get("functions", ())))
+        str(task_id): Task(str(task_id), _title(spec, f"task {task_id} of {path}"), tuple(spec.get("functions", ())))
         for task_id, spec in data.get("tasks", {}).items()
     }
     return Assignment(
         id=assignment_id,
-        title=data["title"],
+        title=_title(data, str(path)),
         modules=tuple(data["modules"]),
         tasks=tasks,
         test_timeout=float(limits.get("test_timeout", 60)),

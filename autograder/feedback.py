@@ -87,8 +87,9 @@ def bounded(value):
 class T:
     """A text in English and Spanish, rendered in the current language by ``str()``.
 
-    ``T(en="expected {n}", es="se esperaba {n}").format(n=3)`` formats both; every value is cut to
-    MAX_FIELD characters (:class:`Bounded`), so feedback stays small whatever a submission returns.
+    ``T(en="expected {n}", es="se esperaba {n}").format(n=3)`` formats both; a value that is itself a T
+    gives each language its own text. Every value is cut to MAX_FIELD characters (:class:`Bounded`), so
+    feedback stays small whatever a submission returns.
     """
 
     def __init__(self, en: str, es: str):
@@ -96,7 +97,8 @@ class T:
 
     def format(self, **values) -> "T":
         values = {name: bounded(value) for name, value in values.items()}
-        return T(self.en.format(**values), self.es.format(**values))
+        return T(self.en.format(**{name: value.en if isinstance(value, T) else value for name, value in values.items()}),
+                 self.es.format(**{name: value.es if isinstance(value, T) else value for name, value in values.items()}))
 
     def __add__(self, other: "T | str") -> "T":
         if isinstance(other, T):

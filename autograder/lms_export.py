@@ -294,8 +294,8 @@ def _not_the_roster(out: Path, roster: Path) -> None:
 def _canvas_column(roster: Roster, column: str | None, spec: course.Assignment) -> tuple[int | None, str]:
     """(the roster column of the assignment, None if it has none; the header to write). A column is the
     assignment's when its header, or its title before `` (id)``, is ``column`` (default: the assignment's
-    title, else its id), exactly or else case-insensitively."""
-    names = [column] if column else [spec.title, spec.id]
+    title, in English or in Spanish, else its id), exactly or else case-insensitively."""
+    names = [column] if column else list(dict.fromkeys([spec.title.en, spec.title.es, spec.id]))
     for name in names:
         for same in (lambda a, b: a == b, lambda a, b: a.casefold() == b.strip().casefold()):
             found = []
@@ -310,7 +310,7 @@ def _canvas_column(roster: Roster, column: str | None, spec: course.Assignment) 
                                      f"({', '.join(roster.header[i] for i in found)}): name one exactly with --column")
             if found:
                 return found[0], roster.header[found[0]]
-    header = (column or spec.title).strip()
+    header = (column or str(spec.title)).strip()
     if not header or header in CANVAS_RESERVED or CANVAS_NOT_ASSIGNMENT.search(header):
         raise LMSExportError(f"Canvas would not import a column named {header!r} as an assignment; "
                              f"choose another --column")

@@ -339,7 +339,8 @@ def _add_feedback_pages(directory, assignment: course.Assignment, results: dict[
         if not notebooks:
             continue
         page_file = batch.result_folder(out, student) / "feedback.html"
-        page = page_file.read_text(encoding="utf-8") if page_file.is_file() else pages.feedback_page(data, assignment)
+        page = page_file.read_text(encoding="utf-8") if page_file.is_file() else pages.feedback_page(
+            data, assignment, data.get("extra_data", {}).get("language", "en"))  # the language it was graded in
         with_check_all = [p for p in notebooks if "grader.check_all()" in p.read_text(encoding="utf-8")]
         add_feedback((with_check_all or notebooks)[0], page)
         done.append(student)

@@ -33,8 +33,9 @@ class ScoredTest:
 
     @property
     def name(self) -> str:
+        """The test's title in the language in force, with its case (the parameters of one case) if any."""
         info = self.outcome.info
-        return info.title + (f" [{info.case}]" if info.case else "")
+        return info.shown_title + (f" [{info.case}]" if info.case else "")
 
 
 @dataclass

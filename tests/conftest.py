@@ -107,6 +107,15 @@ def assert_loses_exactly(report, points: dict[str, float], must_fail: set[str], 
             assert any(word in feedback for word in feedback_words), feedback
 
 
+def assert_public_hint_names_the_cause(report, test_function: str, words) -> None:
+    """A common real bug is caught before submission: the public test ``test_function`` failed, and the hint
+    of its feedback contains every one of ``words`` (the cause, in the course's terms)."""
+    [test] = [t for t in report.tests if t.outcome.info.function == test_function]
+    assert test.outcome.info.suite == "public" and test.outcome.status == "failed", test.outcome
+    hint = test.outcome.feedback.partition("\nHint: ")[2]
+    assert hint and all(word in hint for word in words), test.outcome.feedback
+
+
 def memorized_lenet() -> dict[str, np.ndarray]:
     """What a student could bring along instead of training: the statement's LeNet trained offline on the public
     CIFAR-10 test set until it knows most of it (about 80%), as ``{state_dict key: array}``. Trained once (about a

@@ -5,7 +5,7 @@ import pytest
 
 from autograder import api, course
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, reference_source)
+                      assert_not_implemented_everywhere, assert_public_hint_names_the_cause, reference_source)
 
 pytestmark = pytest.mark.slow
 REFERENCE = reference_source("a1", "conv_arithmetic")
@@ -26,7 +26,7 @@ MUTANTS = {
     ),
     "dilation_ignored": (
         [("        effective_kernel = d * (k - 1) + 1\n", "        effective_kernel = k\n")],
-        {"test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch",
+        {"test_conv_height_width_pairs", "test_conv_matches_pytorch_with_dilation", "test_conv_pairs_match_pytorch",
          "test_conv_impossible_configurations_raise", "test_trace_matches_pytorch"},
     ),
     "floor_ceil_swapped": (
@@ -49,6 +49,11 @@ MUTANTS = {
         [("d * (k - 1) // 2 for k, d", "(k - 1) // 2 for k, d")],
         {"test_same_padding_keeps_the_size"},
     ),
+}
+
+# mutant -> (the public test that catches it, words its hint must contain)
+PUBLIC_HINTS = {
+    "dilation_ignored": ("test_conv_height_width_pairs", ("dilation", "d*(k - 1) + 1")),
 }
 
 
@@ -76,6 +81,21 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     mutations, must_fail = MUTANTS[name]
     report = grade_files({"conv_arithmetic.py": apply(mutations)})
     assert_loses_exactly(report, ALL_POINTS, must_fail, feedback_words=("expected", "raised", "but"))
+    if name in PUBLIC_HINTS:
+        assert_public_hint_names_the_cause(report, *PUBLIC_HINTS[name])
+
+
+def test_a_dilation_ignored_in_the_valid_cases_is_named_not_refuse_everything(grade_files):
+    """The impossible-configuration test checks valid sizes first: a size that ignores the dilation is named as
+    such there, and the impossible case that only its dilation makes impossible says so."""
+    report = grade_files({"conv_arithmetic.py": apply(MUTANTS["dilation_ignored"][0])}, select="impossible")
+    [test] = [t for t in report.tests if t.outcome.info.function == "test_conv_impossible_configurations_raise"]
+    assert "dilation" in test.outcome.feedback and "refuses everything" not in test.outcome.feedback
+    fixed_valid = apply([("        effective_kernel = d * (k - 1) + 1\n",
+                          "        effective_kernel = k if i + 2 * p < d * (k - 1) + 1 else d * (k - 1) + 1\n")])
+    report = grade_files({"conv_arithmetic.py": fixed_valid}, select="test_conv_impossible")
+    [test] = report.tests
+    assert "spans d*(k - 1) + 1 = 7 pixels" in test.outcome.feedback, test.outcome.feedback
 
 
 def test_mutant_feedback_names_the_mistake(grade_files):

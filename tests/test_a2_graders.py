@@ -5,7 +5,7 @@ import pytest
 
 from autograder import api, course
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, reference_source)
+                      assert_not_implemented_everywhere, assert_public_hint_names_the_cause, reference_source)
 
 pytestmark = pytest.mark.slow
 REFERENCE = reference_source("a2", "conv_numpy")
@@ -45,10 +45,38 @@ MUTANTS = {
         {"test_maxpool_backward_deck_example", "test_maxpool_backward_agrees_with_autograd",
          "test_maxpool_backward_numerical_gradient"},
     ),
+    # The common real bugs of CS231n-style code, each caught by a public test whose hint names the cause
+    # (PUBLIC_HINTS below): an unpadding slice that is empty at padding 0, a padding written by slicing into
+    # zeros (empty at padding 0 too), and the assert that the stride divides the padded size.
+    "padding_zero_slice_in_backward": (
+        [("    dx = dx_pad[:, :, ph:ph + H, pw:pw + W]", "    dx = dx_pad[:, :, ph:-ph, pw:-pw]")],
+        {"test_conv_backward_small_matches_torch", "test_conv_backward_agrees_with_autograd"},
+    ),
+    "padding_zero_slice_in_forward": (
+        [("    x_padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))\n",
+          "    x_padded = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw))\n"
+          "    x_padded[:, :, ph:-ph, pw:-pw] = x\n")],
+        VECTORIZED_VS_TORCH | {"test_vectorized_convolved_feature_example", "test_classic_kernels_on_a_synthetic_image",
+                               SPEED},
+    ),
+    "stride_must_divide": (
+        [("    W_out = (W + 2 * pw - dw * (WW - 1) - 1) // sw + 1\n    xp = ",
+          "    W_out = (W + 2 * pw - dw * (WW - 1) - 1) // sw + 1\n"
+          "    assert (H + 2 * ph - dh * (HH - 1) - 1) % sh == 0, 'height does not work'\n"
+          "    assert (W + 2 * pw - dw * (WW - 1) - 1) % sw == 0, 'width does not work'\n    xp = ")],
+        LOOPS_VS_TORCH,
+    ),
     "imports_torch": (
         [("import numpy as np\n", "import numpy as np\nimport torch\n")],
         set(ALL_POINTS),
     ),
+}
+
+# mutant -> (the public test that catches it, words its hint must contain)
+PUBLIC_HINTS = {
+    "padding_zero_slice_in_backward": ("test_conv_backward_small_matches_torch", ("padding 0", "p:-p")),
+    "padding_zero_slice_in_forward": ("test_vectorized_small_random_matches_torch", ("padding 0", "p:-p")),
+    "stride_must_divide": ("test_loops_small_random_matches_torch", ("stride does not divide", "rounds down")),
 }
 
 
@@ -76,6 +104,8 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     mutations, must_fail = MUTANTS[name]
     report = grade_files({"conv_numpy.py": apply(mutations)}, assignment="a2")
     assert_loses_exactly(report, ALL_POINTS, must_fail, feedback_words=("expected", "raised", "imports torch"))
+    if name in PUBLIC_HINTS:
+        assert_public_hint_names_the_cause(report, *PUBLIC_HINTS[name])
 
 
 @pytest.mark.parametrize("name, words", [

@@ -5,7 +5,7 @@ import pytest
 
 from autograder import api, course
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, reference_source)
+                      assert_not_implemented_everywhere, assert_public_hint_names_the_cause, reference_source)
 
 pytestmark = pytest.mark.slow
 REFERENCE = reference_source("a3", "mlp_backprop")
@@ -48,10 +48,21 @@ MUTANTS = {
          ("np.outer(np.append(x, 1.0), delta_hidden)", "np.outer(np.append(x, 0.0), delta_hidden)")],
         UPDATE_TESTS | BATCH_TESTS | TRAIN_TESTS,
     ),
+    "train_never_updates_the_biases": (  # a loop that trains the weights but not the bias rows; still learns XOR
+        [("        W1, W2 = update_batch(X, D, W1, W2, eta)\n",
+          "        W1_new, W2_new = update_batch(X, D, W1, W2, eta)\n"
+          "        W1[:-1], W2[:-1] = W1_new[:-1], W2_new[:-1]\n")],
+        {"test_train_returns_weights_and_error_curve"} | TRAIN_TESTS,
+    ),
     "batch_mean_instead_of_sum": (  # a batch of one is unaffected
         [("return W1 + dW1, W2 + dW2", "return W1 + dW1 / len(X), W2 + dW2 / len(X)")],
         BATCH_TESTS | TRAIN_TESTS | {"test_train_learns_xor"},
     ),
+}
+
+# mutant -> (the public test that catches it, words its hint must contain)
+PUBLIC_HINTS = {
+    "train_never_updates_the_biases": ("test_train_returns_weights_and_error_curve", ("bias rows", "never changed")),
 }
 
 
@@ -79,6 +90,8 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     mutations, must_fail = MUTANTS[name]
     report = grade_files({"mlp_backprop.py": apply(mutations)}, assignment="a3")
     assert_loses_exactly(report, ALL_POINTS, must_fail, feedback_words=("expected", "still gets XOR wrong"))
+    if name in PUBLIC_HINTS:
+        assert_public_hint_names_the_cause(report, *PUBLIC_HINTS[name])
 
 
 @pytest.mark.parametrize("name, phrase", [

@@ -13,8 +13,8 @@ import pytest
 
 from autograder import api, course, data
 from conftest import (ROOT, apply_mutations, assert_full_marks, assert_loses_exactly,
-                      assert_not_implemented_everywhere, failed_functions, public_test_label_table, reference_source,
-                      write_submission)
+                      assert_not_implemented_everywhere, assert_public_hint_names_the_cause, failed_functions,
+                      public_test_label_table, reference_source, write_submission)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     data.detect_layout(data.cifar10_root()) is None,
@@ -37,7 +37,7 @@ MUTANTS = {
     ),
     "eval_mode_never_set": (
         [("    model.eval()\n    total, correct, count = 0.0, 0, 0\n", "    total, correct, count = 0.0, 0, 0\n")],
-        {"test_evaluate_uses_eval_mode_and_builds_no_graph"},
+        {"test_evaluate_on_a_known_model", "test_evaluate_uses_eval_mode_and_builds_no_graph"},
     ),
     "missing_normalization": (
         [("    return ((x - mean) / std).contiguous(), y\n", "    return (x * 255).contiguous(), y\n")],
@@ -45,20 +45,30 @@ MUTANTS = {
         # grader's LeNet measures it on the statement's inputs
         {"test_to_tensors_layout_and_normalization", "test_to_tensors_exact_on_real_images", THRESHOLD},
     ),
-    "labels_shuffled_apart_from_images": (
-        [("torch.utils.data.TensorDataset(x, y)", "torch.utils.data.TensorDataset(x, y[torch.randperm(len(y))])")],
-        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD, HISTORY, SEEDED,
+    "labels_shuffled_apart_from_images": (  # in the training loader: the validation labels stay in place, so
+        # the reported history is the grader's own evaluation (both near chance), and only the training fails
+        [("torch.utils.data.TensorDataset(x, y)",
+          "torch.utils.data.TensorDataset(x, y[torch.randperm(len(y))] if shuffle else y)")],
+        {"test_loader_keeps_each_image_with_its_label", "test_loader_order_is_seeded", THRESHOLD, SEEDED,
          "test_fit_returns_a_history_per_epoch"},
     ),
     "evaluation_on_the_training_set": (
         [("evaluate(model, val_loader, device)", "evaluate(model, train_loader, device)")],
         {HISTORY, "test_fit_returns_a_history_per_epoch"},  # the public test sees it too, on 16 images
     ),
-    "epoch_loss_averaged_over_batches": (  # trains exactly like the reference: only the exact check sees it
+    "epoch_loss_averaged_over_batches": (  # trains exactly like the reference: only the epoch's loss shows it
         [("        total += loss.item() * len(yb)\n        count += len(yb)\n    return total / count\n    ### END",
           "        total += loss.item()\n        count += 1\n    return total / count\n    ### END")],
-        {EPOCH},
+        {"test_epoch_loss_is_the_mean_over_the_images", EPOCH},
     ),
+}
+
+# mutant -> (the public test that catches it, words its hint must contain): the common real bugs of training
+# loops written after the PyTorch tutorials, caught before submission.
+PUBLIC_HINTS = {
+    "eval_mode_never_set": ("test_evaluate_on_a_known_model", ("model.eval()", "dropout")),
+    "epoch_loss_averaged_over_batches": ("test_epoch_loss_is_the_mean_over_the_images",
+                                         ("average over the images", "len(yb)")),
 }
 
 # Correct solutions that draw randomness or batch differently from the reference: full marks all the same.
@@ -99,6 +109,8 @@ def test_mutant_loses_exactly_its_points(grade_files, name):
     assert graded == set(POINTS) - ({THRESHOLD, HISTORY, GPU} if select else set())
     assert_loses_exactly(report, {f: POINTS[f] for f in graded}, must_fail, uncounted={GPU},
                          feedback_words=("expected", "Hint:"))
+    if name in PUBLIC_HINTS:
+        assert_public_hint_names_the_cause(report, *PUBLIC_HINTS[name])
 
 
 @pytest.mark.parametrize("name", sorted(VALID_VARIANTS))

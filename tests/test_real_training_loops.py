@@ -54,14 +54,17 @@ EPOCH = named("a4", "test_epoch_loss_and_weights")
 ZEROED = named("a4", "test_gradients_are_zeroed")
 TRAIN_MODE = named("a4", "test_training_mode")  # test_training_mode_steps_and_device_moves, now ..._and_one_step_per_batch
 EVAL_MODE = named("a4", "test_evaluate_uses_eval_mode")
+MEAN_LOSS = named("a4", "test_epoch_loss_is_the_mean")
 FROZEN_BN = named("a6", "test_training_a_frozen_model_keeps_batchnorm")
 
 # bug file -> {test that must fail: a word its feedback must contain (the right cause, not just any failure)}
 BUGS = {
     "a4/bug_pytorch_quickstart_test_loss_over_batches": {KNOWN: "batches"},
     "a4/bug_pytorch_examples_mnist_no_zero_grad": {ZEROED: "zero_grad", EPOCH: "zero_grad"},
-    "a4/bug_pytorch_cifar10_tutorial_no_modes": {TRAIN_MODE: "model.train()", EVAL_MODE: "model.eval()"},
-    "a4/bug_dlwpt_training_loop": {EPOCH: "EXAMPLES", TRAIN_MODE: "model.train()", EVAL_MODE: "model.eval()"},
+    "a4/bug_pytorch_cifar10_tutorial_no_modes": {KNOWN: "model.eval()", TRAIN_MODE: "model.train()",
+                                                 EVAL_MODE: "model.eval()"},
+    "a4/bug_dlwpt_training_loop": {MEAN_LOSS: "average over the images", EPOCH: "EXAMPLES", KNOWN: "model.eval()",
+                                   TRAIN_MODE: "model.train()", EVAL_MODE: "model.eval()"},
     "a6/bug_pytorch_transfer_learning_tutorial_model_train": {FROZEN_BN: "BatchNorm"},
 }
 # bug file -> {test that MAY also fail, as a consequence of the same bug: the word its feedback must then contain}

@@ -42,13 +42,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import course
+from autograder.feedback import T, current_language
 from autograder.runner import cgroups, confine
 
 LEVELS = ("none", "partial", "full")
+LEVEL_WORDS = {"none": T("none", "ninguno"), "partial": T("partial", "parcial"), "full": T("full", "completo")}
 FULL_LANDLOCK_ABI = 6
 CAP_VARIABLE = "AUTOGRADER_ISOLATION"  # "partial" or "none": pretend this machine offers no more (for tests)
 LANDLOCK_VARIABLE = "AUTOGRADER_LANDLOCK_ABI"  # use at most this Landlock ABI (what an older kernel offers)
 GUARANTEES = ("files", "signals", "network", "tree")
+GUARANTEE_WORDS = {"files": T("files", "archivos"), "signals": T("signals", "señales"), "network": T("network", "red"),
+                   "tree": T("tree", "árbol de procesos")}
+CGROUP_WORDS = {"processes": T("processes", "procesos"), "memory": T("memory", "memoria"), "cpu": T("cpu", "cpu"),
+                "freeze": T("freeze", "congelación")}
 USER_VARIABLE = "AUTOGRADER_STUDENT_USER"  # when grading as root: the unprivileged user student code runs as
 
 SYSTEM_READ_EXEC = ["/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/bin", "/bin",
@@ -90,10 +96,19 @@ class Isolation:
     drop_privileges: bool = False
     uid: int | None = None   # the separate user student code runs as (root only), else None
     gid: int | None = None
+    mechanisms_es: list[str] = field(default_factory=list)  # ``mechanisms`` and ``missing`` in Spanish
+    missing_es: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        text = f"{self.level} ({', '.join(self.mechanisms) or 'a separate process only'})"
-        return text + (f"; missing: {', '.join(self.missing)}" if self.missing else "")
+        """The level and its mechanisms, in the language in force (technical names stay as they are)."""
+        if current_language() == "es":
+            mechanisms, missing = self.mechanisms_es or self.mechanisms, self.missing_es or self.missing
+        else:
+            mechanisms, missing = self.mechanisms, self.missing
+        text = str(T("{level} ({mechanisms})", "{level} ({mechanisms})").format(
+            level=LEVEL_WORDS.get(self.level, self.level),
+            mechanisms=", ".join(mechanisms) or T("a separate process only", "solo un proceso aparte")))
+        return text + (str(T("; missing: {m}", "; falta: {m}").format(m=", ".join(missing))) if missing else "")
 
     def at_least(self, level: str) -> bool:
         return LEVELS.index(self.level) >= LEVELS.index(level)
@@ -147,6 +162,9 @@ def probe() -> Isolation:
     if not found["linux"] or cap == "none":
         return Isolation("none", ["separate process", "resource limits"],
                          ["Landlock", "seccomp", "subreaper"] if found["linux"] else
+                         ["Linux (Landlock, seccomp, subreaper)"],
+                         mechanisms_es=["proceso aparte", "límites de recursos"],
+                         missing_es=["Landlock", "seccomp", "subreaper"] if found["linux"] else
                          ["Linux (Landlock, seccomp, subreaper)"])
     abi = min(found["landlock"], landlock_cap()) if cap == "full" else 0
     use_seccomp = found["seccomp"] and cap == "full"
@@ -154,42 +172,59 @@ def probe() -> Isolation:
     netns = found["root"] and cap == "full" and confine.network_namespace_available()
     user = student_user(found["root"])
     group = cgroups.available()
-    mechanisms, missing = [], []
+    mechanisms: list[T] = []
+    missing: list[T] = []
 
-    def guarantee(name: str, given: list[str], lacking: str) -> None:
+    def guarantee(name: str, given: list[T], lacking: T) -> None:
+        """Each text is a T: ``mechanisms`` and ``missing`` in English, their Spanish for ``describe``."""
         if given:
-            mechanisms.append(f"{name}: {' + '.join(given)}")
+            mechanisms.append(T("{name}: ", "{name}: ").format(name=GUARANTEE_WORDS[name])
+                              + T(" + ".join(g.en for g in given), " + ".join(g.es for g in given)))
         else:
-            missing.append(f"{name} ({lacking})")
+            missing.append(T("{name} ({lacking})", "{name} ({lacking})").format(name=GUARANTEE_WORDS[name],
+                                                                                lacking=lacking))
 
-    what = "files" + (", TCP" if abi >= 4 else "") + (", signals, abstract sockets" if abi >= 6 else "")
-    guarantee("files", [f"Landlock ABI {abi} ({what})"] if abi else [],
-              "Landlock, Linux 5.13+" + (f"; this kernel has ABI {found['landlock']}" if found["landlock"] else ""))
-    scopes = [f"Landlock ABI {abi} scopes"] if abi >= FULL_LANDLOCK_ABI else []
-    signals = scopes + ([f"separate user {user[0]} (uid {user[1]})"] if user else [])
-    guarantee("signals", signals + ["seccomp (no ptrace)"] * use_seccomp if signals else [],
-              f"Landlock ABI {FULL_LANDLOCK_ABI} (Linux 6.12+), or grading as root with a separate user "
-              f"({USER_VARIABLE})")
-    abstract = scopes + (["network namespace"] if netns else [])
-    guarantee("network", ["seccomp allow-list (Unix sockets only, no io_uring)"] + abstract
+    what = (T("files", "archivos") + (", TCP" if abi >= 4 else "")
+            + (T(", signals, abstract sockets", ", señales, sockets abstractos") if abi >= 6 else ""))
+    guarantee("files", [T("Landlock ABI {abi} ({what})", "Landlock ABI {abi} ({what})").format(abi=abi, what=what)]
+              if abi else [],
+              T("Landlock, Linux 5.13+", "Landlock, Linux 5.13+")
+              + (T("; this kernel has ABI {n}", "; este kernel tiene la ABI {n}").format(n=found["landlock"])
+                 if found["landlock"] else ""))
+    scopes = [T("Landlock ABI {abi} scopes", "scopes de Landlock ABI {abi}").format(abi=abi)] \
+        if abi >= FULL_LANDLOCK_ABI else []
+    signals = scopes + ([T("separate user {name} (uid {uid})", "usuario aparte {name} (uid {uid})")
+                         .format(name=user[0], uid=user[1])] if user else [])
+    guarantee("signals", signals + [T("seccomp (no ptrace)", "seccomp (sin ptrace)")] * use_seccomp if signals else [],
+              T("Landlock ABI {abi} (Linux 6.12+), or grading as root with a separate user ({variable})",
+                "Landlock ABI {abi} (Linux 6.12+), o corregir como root con un usuario aparte ({variable})")
+              .format(abi=FULL_LANDLOCK_ABI, variable=USER_VARIABLE))
+    abstract = scopes + ([T("network namespace", "espacio de nombres de red (network namespace)")] if netns else [])
+    abstract_lacking = T("for abstract Unix sockets Landlock ABI {abi} (Linux 6.12+) or a network namespace "
+                         "(grading as root)", "para los sockets Unix abstractos, Landlock ABI {abi} (Linux 6.12+) o "
+                         "un espacio de nombres de red (corrigiendo como root)").format(abi=FULL_LANDLOCK_ABI)
+    guarantee("network", [T("seccomp allow-list (Unix sockets only, no io_uring)",
+                            "lista de permitidas de seccomp (solo sockets Unix, sin io_uring)")] + abstract
               if use_seccomp and abstract else [],
-              ("seccomp, and " if not use_seccomp else "") + "for abstract Unix sockets Landlock ABI "
-              f"{FULL_LANDLOCK_ABI} (Linux 6.12+) or a network namespace (grading as root)")
-    tree = ["subreaper warden"]
+              abstract_lacking if use_seccomp else T("seccomp, and ", "seccomp y, ") + abstract_lacking)
+    tree = [T("subreaper warden", "guardián subreaper")]
     if "processes" in group:
-        tree.append("cgroup " + ", ".join(group))
+        tree.append(T("cgroup " + ", ".join(group),
+                      "cgroup " + ", ".join(CGROUP_WORDS[g].es if g in CGROUP_WORDS else g for g in group)))
     elif not found["root"] or user:
-        tree.append("RLIMIT_NPROC")
+        tree.append(T("RLIMIT_NPROC", "RLIMIT_NPROC"))
     if "memory" not in group:
-        tree.append("memory sampled by the warden")
+        tree.append(T("memory sampled by the warden", "memoria muestreada por el guardián"))
     guarantee("tree", tree if "processes" in group or not found["root"] or user else [],
-              "a process limit: RLIMIT_NPROC does not bind root; no writable cgroup")
+              T("a process limit: RLIMIT_NPROC does not bind root; no writable cgroup",
+                "un límite de procesos: RLIMIT_NPROC no limita a root; no hay ningún cgroup escribible"))
     if found["root"]:
-        mechanisms.append("no capabilities")
+        mechanisms.append(T("no capabilities", "sin capabilities"))
     level = "full" if not missing else "partial"
-    return Isolation(level, mechanisms, missing, landlock_abi=abi, seccomp=use_seccomp,
-                     seccomp_listener=listener, network_namespace=netns, drop_privileges=found["root"],
-                     uid=user[1] if user else None, gid=user[2] if user else None)
+    return Isolation(level, [m.en for m in mechanisms], [m.en for m in missing], landlock_abi=abi,
+                     seccomp=use_seccomp, seccomp_listener=listener, network_namespace=netns,
+                     drop_privileges=found["root"], uid=user[1] if user else None, gid=user[2] if user else None,
+                     mechanisms_es=[m.es for m in mechanisms], missing_es=[m.es for m in missing])
 
 
 def require(isolation: Isolation, minimum: str) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from autograder import course
 from autograder.feedback import MAX_FEEDBACK, GradingFailure, T, cut
+from autograder.runner import property_tests
 from autograder.runner.remote import SandboxFailure, StudentRaised
 from autograder.runner.results import TestInfo, TestOutcome
 
@@ -92,7 +93,7 @@ class GradingSession:
         info = _describe(item)
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            self.outcomes[item.nodeid] = TestOutcome(info, "skipped", reason.removeprefix("Skipped: "))
+            self.outcomes[item.nodeid] = TestOutcome(info, "skipped", skip_reason(reason.removeprefix("Skipped: ")))
         elif report.failed:
             exc = _innermost(call.excinfo.value)
             status = exc.status if isinstance(exc, SandboxFailure) else "failed"
@@ -231,18 +232,31 @@ def _task_of(item) -> str | None:
 
 
 def _describe(item) -> TestInfo:
-    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines()
+    title = course.docstring_title(getattr(item, "function", None).__doc__, item.name)  # English, ``es:`` Spanish
     suite = Path(str(item.path)).resolve().relative_to(course.GRADERS_DIR.resolve()).parts[1]  # <id>/<suite>/...
     return TestInfo(nodeid=item.nodeid, function=getattr(item, "originalname", None) or item.name,
-                    title=doc[0].strip() if doc else item.name,
+                    title=title.en, title_es=title.es,
                     case=item.callspec.id if hasattr(item, "callspec") else None, task=_task_of(item), suite=suite)
+
+
+def skip_reason(reason: str) -> str:
+    """A skip reason in the language in force: like a docstring, English first, then a line ``es: <motivo>``
+    in Spanish (``skipif(..., reason="no CUDA GPU here\\nes: no hay GPU CUDA aquí")``); else as it is."""
+    english, spanish = reason, ""
+    lines = reason.splitlines()
+    for number, line in enumerate(lines[1:], 1):
+        if line.strip().startswith(course.SPANISH_TITLE):
+            english = "\n".join(lines[:number]).strip()
+            spanish = line.strip()[len(course.SPANISH_TITLE):].strip()
+            break
+    return str(T(english, spanish or english))
 
 
 def _innermost(exc: BaseException) -> BaseException:
     """The first leaf of an exception group (Hypothesis may raise one)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    return exc
+    return property_tests.unwrap(exc)
 
 
 def explain(exc: BaseException, task) -> str:

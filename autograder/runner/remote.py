@@ -521,7 +521,9 @@ def copy_submission(source: Path, target: Path) -> None:
                 continue
             copied += path.stat().st_size
             if copied > SUBMISSION_LIMIT:
-                raise SubmissionTooLarge(f"{source} holds more than {SUBMISSION_LIMIT >> 20} MB of files")
+                raise SubmissionTooLarge(str(T("{folder} holds more than {mb} MB of files",
+                                               "{folder} contiene más de {mb} MB de archivos")
+                                             .format(folder=source, mb=SUBMISSION_LIMIT >> 20)))
             destination = target / path.relative_to(source)
             destination.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, destination)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from autograder import course
+from autograder.feedback import T
 from autograder.runner import isolation as isolation_module
 from autograder.runner.channel import Limits
 from autograder.runner.isolation import Isolation, IsolationError
@@ -92,7 +93,7 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
         raise GraderError(str(exc)) from None
     session = GradingSession(assignment, sandbox, options.on_progress, options.on_step, options.tasks)
     args = [*paths, "-c", str(course.GRADERS_DIR / "pytest.ini"), "--rootdir", str(course.GRADERS_DIR),
-            "-p", "autograder.runner.plugin", "-p", "no:cacheprovider", "-p", "no:stepwise",
+            "-p", "autograder.runner.plugin", "-p", "autograder.runner.property_tests", "-p", "no:cacheprovider", "-p", "no:stepwise",
             "--import-mode=importlib", "-q", "--no-header", "-s"]
     if options.select:
         args += ["-k", options.select]
@@ -117,6 +118,7 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
     if missing and not options.stop_at_first_failure:
         raise GraderError(f"no outcome for {missing[0].nodeid}")
     for info in missing:
-        session.outcomes[info.nodeid] = TestOutcome(info, "not-run", "Not run: an earlier test failed.")
+        session.outcomes[info.nodeid] = TestOutcome(info, "not-run", str(T("Not run: an earlier test failed.",
+                                                                             "No ejecutado: falló una prueba anterior.")))
     outcomes = [session.outcomes[info.nodeid] for info in session.collected]
     return RunResult(outcomes, dict(sandbox.broken), isolation, curves=dict(session.curves))

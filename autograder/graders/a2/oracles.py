@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from autograder.feedback import T, describe_call, fail
 from autograder.gradcheck import check_close
+from autograder.runner.remote import StudentRaised
 
 RTOL, ATOL = 1e-6, 1e-8
 
@@ -35,6 +36,58 @@ POOL_BACKWARD = T("the gradient of a maximum goes only to the element that was t
                   "the first one if several tie); the other elements get 0, and overlapping windows add up.",
                   "el gradiente de un máximo va solo al elemento que fue el máximo de su ventana (el argmax; el "
                   "primero si hay empate); los demás reciben 0 y las ventanas que se solapan se suman.")
+
+PADDING_ZERO = T("this case has padding 0, and a slice such as x_pad[:, :, p:-p] is empty when p = 0 (-0 is 0): "
+                 "pad with np.pad (which accepts 0), or slice p:p + H; the same when the backward pass drops the "
+                 "padding from dx_pad.",
+                 "este caso tiene relleno 0, y un corte como x_pad[:, :, p:-p] está vacío cuando p = 0 (-0 es 0): "
+                 "rellena con np.pad (que acepta 0) o corta p:p + H; lo mismo cuando el backward quita el relleno "
+                 "de dx_pad.")
+STRIDE_FLOOR = T("in this case the stride does not divide H + 2p - d*(HH - 1) - 1: the output size rounds down, "
+                 "H' = (H + 2p - d*(HH - 1) - 1) // s + 1, and the last rows or columns that do not fill a window "
+                 "are left out (no assert that s divides it, no ceil).",
+                 "en este caso el stride no divide H + 2p - d*(HH - 1) - 1: el tamaño de salida se redondea hacia "
+                 "abajo, H' = (H + 2p - d*(HH - 1) - 1) // s + 1, y las últimas filas o columnas que no llenan una "
+                 "ventana se descartan (sin assert de que s lo divida, sin ceil).")
+
+
+def special_case_hint(x, w, stride, padding, dilation) -> T | None:
+    """The hint for what makes a case special where code written for the usual case breaks: a padding of 0,
+    or a stride that does not divide the padded size (the output rounds down). None for an ordinary case."""
+    s, p, d = pair(stride), pair(padding), pair(dilation)
+    spans = [size + 2 * pi - di * (k - 1) - 1 for size, pi, di, k in zip(x.shape[2:], p, d, w.shape[2:])]
+    hints = ([PADDING_ZERO] if 0 in p else []) + ([STRIDE_FLOOR] if any(n % si for n, si in zip(spans, s)) else [])
+    if len(hints) == 2:
+        return T(f"{PADDING_ZERO.en} Also, {STRIDE_FLOOR.en}", f"{PADDING_ZERO.es} Además, {STRIDE_FLOOR.es}")
+    return hints[0] if hints else None
+
+
+def run_student(function, call: str, crash_hint: T | None, *args, **kwargs):
+    """``function(*args, **kwargs)``. When the student's code raises an everyday error (ValueError, IndexError,
+    AssertionError, TypeError) on a case that ``crash_hint`` explains, the test fails naming that cause."""
+    try:
+        return function(*args, **kwargs)
+    except StudentRaised as exc:
+        if crash_hint is None or isinstance(exc, NotImplementedError) or \
+                not isinstance(exc, (ValueError, IndexError, AssertionError, TypeError)):
+            raise
+        fail(T("{call} raised {kind}: {msg} ({where}).", "{call} lanzó {kind}: {msg} ({where}).").format(
+            call=call, kind=exc.type_name, msg=str(exc), where=exc.where or "?"), crash_hint)
+
+
+def shape_hint(got, expected_shape, x, w, stride, padding, dilation) -> T | None:
+    """The special-case hint when ``got`` has the wrong shape in a way that case explains: an empty
+    dimension with padding 0, or an output size rounded up where the stride does not divide."""
+    if not isinstance(got, np.ndarray) or got.shape == tuple(expected_shape):
+        return None
+    hint = special_case_hint(x, w, stride, padding, dilation)
+    if hint is None:
+        return None
+    if 0 in got.shape and 0 in pair(padding):
+        return hint
+    if hint is not PADDING_ZERO and got.ndim == len(expected_shape) and got.shape[2:] != tuple(expected_shape[2:]):
+        return hint
+    return None
 
 
 def pair(value):
@@ -111,9 +164,10 @@ def check_conv(function, name, x, w, b, stride=1, padding=0, dilation=1, *, sour
     expected = conv(x, w, b, stride, padding, dilation)
     call = describe_call(name, f"x{x.shape}", f"w{w.shape}", None if b is None else f"b{b.shape}",
                          stride=stride, padding=padding, dilation=dilation).replace("'", "")
-    got = function(x.copy(), w.copy(), None if b is None else b.copy(), stride=stride, padding=padding,
-                   dilation=dilation)
-    hint = diagnose_conv(got, x, w, b, stride, padding, dilation)
+    got = run_student(function, call, special_case_hint(x, w, stride, padding, dilation), x.copy(), w.copy(),
+                      None if b is None else b.copy(), stride=stride, padding=padding, dilation=dilation)
+    hint = shape_hint(got, expected.shape, x, w, stride, padding, dilation) or \
+        diagnose_conv(got, x, w, b, stride, padding, dilation)
     if source:
         hint = T(source + ". ", source + ". ") + str(hint)
     check_close(got, expected, name="out", call=call, rtol=RTOL, atol=ATOL,

@@ -99,6 +99,34 @@ def diagnose_update(got, W, expected) -> T:
     return UPDATE
 
 
+BIAS_ROWS_FROZEN = T("the bias rows (the last rows of W1 and W2) never changed during training: they are weights like "
+                     "the others, with a constant input 1, so every step moves them by eta delta * 1 "
+                     "(update the whole matrices, last rows included).",
+                     "las filas de sesgo (las últimas de W1 y W2) no cambiaron durante el entrenamiento: son pesos "
+                     "como los demás, con una entrada constante 1, así que cada paso las mueve eta delta * 1 "
+                     "(actualiza las matrices enteras, últimas filas incluidas).")
+
+
+def documented_initialisation(n_in: int, n_hidden: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(W1, W2) as train's docstring prescribes them, before any epoch."""
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1, 1, size=(n_in + 1, n_hidden)), rng.uniform(-1, 1, size=(n_hidden + 1, n_out))
+
+
+def bias_rows_frozen(trained, start) -> bool:
+    """Whether trained weights (W1, W2) kept a bias row of the initialisation ``start`` while their other rows
+    moved: a training loop that never updates the biases."""
+    try:
+        pairs = [(np.asarray(w, dtype=float), s) for w, s in zip(trained[:2], start)]
+    except (TypeError, ValueError, IndexError):
+        return False
+    if any(w.shape != s.shape for w, s in pairs):
+        return False
+    kept = any(np.array_equal(w[-1], s[-1]) for w, s in pairs)
+    moved = all(not np.array_equal(w[:-1], s[:-1]) for w, s in pairs)
+    return kept and moved
+
+
 def diagnose_batch(got, W, expected, n: int) -> T:
     """The usual mistake behind a wrong batch step of ``n`` examples."""
     try:

@@ -7,7 +7,8 @@ val_loader): correct/total under torch.no_grad() with torch.max(outputs, dim=1).
 Adapted: the epoch body is train_one_epoch; validate is evaluate on one loader and also sums the loss.
 The bugs, verbatim from the book: the epoch loss is the mean over BATCHES (loss_train / len(train_loader)),
 there is no model.train() and no model.eval() (the book's Net has no dropout, the statement's LeNet may).
-Must lose test_epoch_loss_and_weights_follow_the_statement, test_training_mode_steps_and_device_moves and
+Must lose test_epoch_loss_is_the_mean_over_the_images and test_evaluate_on_a_known_model (public: the causes named
+before submission), test_epoch_loss_and_weights_follow_the_statement, test_training_mode_and_one_step_per_batch and
 test_evaluate_uses_eval_mode_and_builds_no_graph.
 build_lenet, to_tensors, make_loader, fit: the reference solution's.
 """

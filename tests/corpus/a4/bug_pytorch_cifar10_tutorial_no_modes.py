@@ -5,7 +5,7 @@ Source: pytorch/tutorials, beginner_source/blitz/cifar10_tutorial.py ("4. Train 
 running_loss; "5. Test the network on the test data": correct/total under torch.no_grad() with
 torch.max(outputs.data, 1); "Training on GPU": inputs, labels = data[0].to(device), data[1].to(device)).
 Adapted: the epoch loop's body is train_one_epoch; the loss is also summed as loss.item() * labels.size(0)
-and returned over the examples; evaluate also sums the loss; the mode calls are left out as in the tutorial: the loops never call model.train() / model.eval(), so with dropout the network trains in whatever mode evaluate left it and evaluates with dropout on. Must lose test_training_mode_steps_and_device_moves and test_evaluate_uses_eval_mode_and_builds_no_graph.
+and returned over the examples; evaluate also sums the loss; the mode calls are left out as in the tutorial: the loops never call model.train() / model.eval(), so with dropout the network trains in whatever mode evaluate left it and evaluates with dropout on. Must lose test_evaluate_on_a_known_model (public: model.eval() named before submission), test_training_mode_and_one_step_per_batch and test_evaluate_uses_eval_mode_and_builds_no_graph.
 build_lenet, to_tensors, make_loader, fit: the reference solution's.
 """
 import numpy as np

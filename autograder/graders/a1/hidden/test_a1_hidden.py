@@ -6,6 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from autograder.feedback import T, check_equal, check_raises, describe_call, fail
+from autograder.graders.a1 import oracles as hints
 from autograder.graders.a1.hidden import oracles
 
 EXAMPLES = settings(max_examples=150)
@@ -52,7 +53,9 @@ def _check_conv(ca, i, k, s, p, d):
 @EXAMPLES
 @given(i=sizes, k=kernels, s=strides, p=paddings, d=st.just(1))
 def test_conv_matches_pytorch_without_dilation(ca, i, k, s, p, d):
-    """Convolution size equals torch.nn.Conv2d's (random i, k, s, p)"""
+    """Convolution size equals torch.nn.Conv2d's (random i, k, s, p)
+    es: El tamaño de la convolución coincide con el de torch.nn.Conv2d (i, k, s, p aleatorios)
+    """
     _check_conv(ca, i, k, s, p, d)
 
 
@@ -60,7 +63,9 @@ def test_conv_matches_pytorch_without_dilation(ca, i, k, s, p, d):
 @EXAMPLES
 @given(i=sizes, k=st.integers(2, 7), s=strides, p=paddings, d=st.integers(2, 3))
 def test_conv_matches_pytorch_with_dilation(ca, i, k, s, p, d):
-    """Convolution size with dilation equals torch.nn.Conv2d's"""
+    """Convolution size with dilation equals torch.nn.Conv2d's
+    es: El tamaño de la convolución con dilatación coincide con el de torch.nn.Conv2d
+    """
     _check_conv(ca, i, k, s, p, d)
 
 
@@ -69,18 +74,42 @@ def test_conv_matches_pytorch_with_dilation(ca, i, k, s, p, d):
 @given(i=size_or_pair(sizes), k=size_or_pair(kernels), s=size_or_pair(strides), p=size_or_pair(paddings),
        d=size_or_pair(dilations))
 def test_conv_pairs_match_pytorch(ca, i, k, s, p, d):
-    """Convolution size with (h, w) pairs equals torch.nn.Conv2d's"""
+    """Convolution size with (h, w) pairs equals torch.nn.Conv2d's
+    es: El tamaño de la convolución con pares (h, w) coincide con el de torch.nn.Conv2d
+    """
     assume(any(isinstance(x, tuple) for x in (i, k, s, p, d)))
     _check_conv(ca, i, k, s, p, d)
 
 
-def _check_valid_first(function, name, cases, oracle):
-    """The same function must get valid configurations right before its error cases can score."""
+REFUSES_EVERYTHING = T("valid configurations first: a function that refuses everything scores nothing here.",
+                       "primero las configuraciones válidas: una función que lo rechaza todo no puntúa aquí.")
+
+
+def _check_valid_first(function, name, cases, oracle, diagnose=None):
+    """The same function must get valid configurations right before its error cases can score. A wrong size
+    gets the hint ``diagnose(got, *args, **kwargs)`` names (the formula's usual mistakes), not "refuses everything"."""
     for args, kwargs in cases:
         expected = oracle(*args, **kwargs)
-        check_equal(function(*args, **kwargs), expected, call=describe_call(name, *args, **kwargs),
-                    hint=T("valid configurations first: a function that refuses everything scores nothing here.",
-                           "primero las configuraciones válidas: una función que lo rechaza todo no puntúa aquí."))
+        got = function(*args, **kwargs)
+        number = isinstance(got, int) and not isinstance(got, bool) and got > 0
+        hint = diagnose(got, *args, **kwargs) if diagnose and number else REFUSES_EVERYTHING
+        check_equal(got, expected, call=describe_call(name, *args, **kwargs), hint=hint)
+
+
+def _conv_mistake(got, i, k, stride=1, padding=0, dilation=1) -> T:
+    return hints.diagnose_conv(got, i, k, stride, padding, dilation)
+
+
+def _impossible_conv_hint(i, k, stride=1, padding=0, dilation=1) -> T:
+    """Why this convolution is impossible, when its dilation is what makes it so (the kernel's span)."""
+    if isinstance(k, int) and isinstance(dilation, int) and dilation > 1 and k <= i + 2 * padding:
+        span = dilation * (k - 1) + 1
+        return T("with dilation {d} a {k}-pixel kernel spans d*(k - 1) + 1 = {n} pixels, more than the {i} of the "
+                 "padded input: use that span, not k, in the formula and in the check.",
+                 "con dilatación {d} un kernel de {k} píxeles abarca d*(k - 1) + 1 = {n} píxeles, más que los {i} de "
+                 "la entrada con relleno: usa ese tamaño, no k, en la fórmula y en la comprobación.").format(
+            d=dilation, k=k, n=span, i=i + 2 * padding)
+    return IMPOSSIBLE_HINT
 
 
 IMPOSSIBLE_HINT = T("check the arguments first and raise ValueError with a clear message; a size of 0 or less is not "
@@ -90,21 +119,27 @@ IMPOSSIBLE_HINT = T("check the arguments first and raise ValueError with a clear
 
 @pytest.mark.task("1.1")
 def test_conv_impossible_configurations_raise(ca):
-    """Impossible convolutions (a kernel or dilation of 0 too) raise ValueError; the valid ones next to them do not"""
+    """Impossible convolutions (a kernel or dilation of 0 too) raise ValueError; the valid ones next to them do not
+    es: Las convoluciones imposibles (también con un kernel o una dilatación de 0) lanzan ValueError; las válidas de al lado no
+    """
     _check_valid_first(ca.conv_output_size, "conv_output_size",
                        [((3, 3), {}), ((4, 7), {"padding": 2}), ((5, 3), {"dilation": 2}), ((8, 1), {"stride": 8}),
                         ((1, 1), {})],
-                       lambda i, k, stride=1, padding=0, dilation=1: oracles.conv_size(i, k, stride, padding, dilation)[0])
+                       lambda i, k, stride=1, padding=0, dilation=1: oracles.conv_size(i, k, stride, padding, dilation)[0],
+                       _conv_mistake)
     for args, kwargs in [((3, 5), {}), ((4, 7), {"padding": 1}), ((5, 3), {"dilation": 3}),
                          ((8, 3), {"stride": 0}), ((8, 3), {"padding": -1}), ((8, 0), {}), ((8, 3), {"dilation": 0}),
                          ((0, 1), {}), ((0, 3), {"padding": 2}), ((8, (3, 0)), {})]:
         check_raises(ValueError, ca.conv_output_size, *args, **kwargs,
-                     call=describe_call("conv_output_size", *args, **kwargs), hint=IMPOSSIBLE_HINT)
+                     call=describe_call("conv_output_size", *args, **kwargs),
+                     hint=_impossible_conv_hint(*args, **kwargs))
 
 
 @pytest.mark.task("1.2")
 def test_pool_impossible_configurations_raise(ca):
-    """Impossible poolings (a kernel, stride or dilation of 0, too much padding) raise ValueError; valid ones do not"""
+    """Impossible poolings (a kernel, stride or dilation of 0, too much padding) raise ValueError; valid ones do not
+    es: Las agrupaciones imposibles (kernel, paso o dilatación de 0, demasiado relleno) lanzan ValueError; las válidas no
+    """
     _check_valid_first(ca.pool_output_size, "pool_output_size",
                        [((2, 2), {}), ((5, 4), {"padding": 2}), ((6, 1), {"stride": 6}), ((7, 2), {"dilation": 3})],
                        lambda i, k, stride=None, padding=0, dilation=1: oracles.pool_size(i, k, stride, padding,
@@ -137,7 +172,9 @@ def _check_pool(ca, i, k, s, p, d, ceil_mode):
 @EXAMPLES
 @given(i=sizes, k=kernels, s=st.one_of(st.none(), strides), p=paddings, d=dilations)
 def test_pool_matches_pytorch(ca, i, k, s, p, d):
-    """Pooling size (floor mode) equals torch.nn.MaxPool2d's"""
+    """Pooling size (floor mode) equals torch.nn.MaxPool2d's
+    es: El tamaño de la agrupación (modo floor) coincide con el de torch.nn.MaxPool2d
+    """
     _check_pool(ca, i, k, s, p, d, False)
 
 
@@ -145,7 +182,9 @@ def test_pool_matches_pytorch(ca, i, k, s, p, d):
 @EXAMPLES
 @given(i=sizes, k=kernels, s=strides, p=paddings, d=dilations)
 def test_pool_ceil_mode_matches_pytorch(ca, i, k, s, p, d):
-    """Pooling size with ceil_mode=True equals torch.nn.MaxPool2d's"""
+    """Pooling size with ceil_mode=True equals torch.nn.MaxPool2d's
+    es: El tamaño de la agrupación con ceil_mode=True coincide con el de torch.nn.MaxPool2d
+    """
     _check_pool(ca, i, k, s, p, d, True)
 
 
@@ -153,7 +192,9 @@ def test_pool_ceil_mode_matches_pytorch(ca, i, k, s, p, d):
 @settings(max_examples=60)
 @given(k=st.integers(0, 5).map(lambda n: 2 * n + 1), d=dilations, i=st.integers(1, 40))
 def test_same_padding_keeps_the_size(ca, k, d, i):
-    """A stride-1 Conv2d padded with same_padding keeps the input size"""
+    """A stride-1 Conv2d padded with same_padding keeps the input size
+    es: Una Conv2d de paso 1 con el relleno de same_padding conserva el tamaño de la entrada
+    """
     p = ca.same_padding(k, dilation=d)
     call = describe_call("same_padding", k, dilation=d)
     if not isinstance(p, int) or isinstance(p, bool) or p < 0:
@@ -169,7 +210,9 @@ def test_same_padding_keeps_the_size(ca, k, d, i):
 
 @pytest.mark.task("1.3")
 def test_same_padding_pairs_and_even_kernels(ca):
-    """'Same' padding of (h, w) kernels; even kernels raise ValueError"""
+    """'Same' padding of (h, w) kernels; even kernels raise ValueError
+    es: Relleno 'same' de kernels (h, w); los kernels de tamaño par lanzan ValueError
+    """
     check_equal(ca.same_padding((3, 5)), (1, 2), call=describe_call("same_padding", (3, 5)),
                 hint=T("one padding per dimension.", "un relleno por dimensión."))
     for k in (2, 4, (3, 4)):
@@ -186,7 +229,9 @@ def test_same_padding_pairs_and_even_kernels(ca):
 @given(groups=st.integers(1, 4), c_in=st.integers(1, 4), c_out=st.integers(1, 4),
        k=size_or_pair(kernels), bias=st.booleans())
 def test_conv_parameters_match_pytorch(ca, groups, c_in, c_out, k, bias):
-    """Conv2d parameter count equals PyTorch's, with groups and optional bias"""
+    """Conv2d parameter count equals PyTorch's, with groups and optional bias
+    es: El número de parámetros de Conv2d coincide con el de PyTorch, con groups y sesgo opcional
+    """
     c_in, c_out = c_in * groups, c_out * groups
     layer = nn.Conv2d(c_in, c_out, k, groups=groups, bias=bias)
     expected = sum(p.numel() for p in layer.parameters())
@@ -200,7 +245,9 @@ def test_conv_parameters_match_pytorch(ca, groups, c_in, c_out, k, bias):
 
 @pytest.mark.task("1.4")
 def test_parameter_counts_reject_impossible_layers(ca):
-    """conv2d_num_params and linear_num_params raise ValueError for sizes below 1 or channels not divisible by groups"""
+    """conv2d_num_params and linear_num_params raise ValueError for sizes below 1 or channels not divisible by groups
+    es: conv2d_num_params y linear_num_params lanzan ValueError con tamaños menores que 1 o canales no divisibles entre groups
+    """
     check_equal(ca.conv2d_num_params(4, 8, 3, groups=2), 152, call=describe_call("conv2d_num_params", 4, 8, 3, groups=2),
                 hint=T("valid layers first: (3*3*4/2 + 1)*8 = 152.", "primero las capas válidas: (3*3*4/2 + 1)*8 = 152."))
     check_equal(ca.linear_num_params(1, 1), 2, call=describe_call("linear_num_params", 1, 1))
@@ -220,7 +267,9 @@ def test_parameter_counts_reject_impossible_layers(ca):
 @settings(max_examples=60)
 @given(n_in=st.integers(1, 500), n_out=st.integers(1, 50), bias=st.booleans())
 def test_linear_parameters_match_pytorch(ca, n_in, n_out, bias):
-    """Linear parameter count equals PyTorch's, with optional bias"""
+    """Linear parameter count equals PyTorch's, with optional bias
+    es: El número de parámetros de Linear coincide con el de PyTorch, con sesgo opcional
+    """
     expected = sum(p.numel() for p in nn.Linear(n_in, n_out, bias=bias).parameters())
     check_equal(ca.linear_num_params(n_in, n_out, bias=bias), expected,
                 call=describe_call("linear_num_params", n_in, n_out, bias=bias),
@@ -258,7 +307,9 @@ def sequentials(draw):
 @settings(max_examples=60)
 @given(case=sequentials())
 def test_trace_matches_pytorch(ca, nets, case):
-    """trace_shapes equals the shapes PyTorch produces, on random networks"""
+    """trace_shapes equals the shapes PyTorch produces, on random networks
+    es: trace_shapes coincide con las formas que produce PyTorch, en redes aleatorias
+    """
     spec, input_shape = case
     model = oracles.nets.build(spec)
     expected = oracles.trace(model, input_shape)
@@ -302,7 +353,9 @@ FROM_ATTRIBUTES = T("compute every shape from the layer's attributes (kernel_siz
 
 @pytest.mark.task("1.5")
 def test_trace_does_not_run_the_model(ca, nets):
-    """trace_shapes reads the layers' attributes and never runs them"""
+    """trace_shapes reads the layers' attributes and never runs them
+    es: trace_shapes lee los atributos de las capas y nunca las ejecuta
+    """
     spec, input_shape = oracles.nets.LENET, (3, 32, 32)
     expected = oracles.trace(oracles.nets.build(spec), input_shape)  # what the attributes say
     when_run = oracles.trace(oracles.nets.misleading(spec), input_shape)  # what running this network gives
@@ -324,7 +377,9 @@ def test_trace_does_not_run_the_model(ca, nets):
 
 @pytest.mark.task("1.5")
 def test_trace_rejects_inconsistent_networks(ca, nets):
-    """trace_shapes raises ValueError for a channel or feature mismatch, an unsupported or misplaced layer"""
+    """trace_shapes raises ValueError for a channel or feature mismatch, an unsupported or misplaced layer
+    es: trace_shapes lanza ValueError ante canales o características que no encajan y ante una capa no admitida o mal colocada
+    """
     cases = [
         ([["Conv2d", dict(in_channels=1, out_channels=6, kernel_size=5)]], "a Conv2d expecting 1 channel on a 3-channel image"),
         ([["Conv2d", dict(in_channels=3, out_channels=6, kernel_size=5)], ["Flatten", {}],

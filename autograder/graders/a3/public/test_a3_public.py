@@ -30,7 +30,9 @@ def as_pair(result, call):
 
 @pytest.mark.task("3.1")
 def test_sigmoid_values(mlp):
-    """sigmoid(0) = 0.5 and f(z) = 1 / (1 + exp(-z)) on an array"""
+    """sigmoid(0) = 0.5 and f(z) = 1 / (1 + exp(-z)) on an array
+    es: sigmoid(0) = 0.5 y f(z) = 1 / (1 + exp(-z)) sobre un array
+    """
     z = np.array([-2.0, 0.0, 3.0])
     expected = np.array([1 / (1 + math.exp(2.0)), 0.5, 1 / (1 + math.exp(-3.0))])
     hint = T("f(z) = 1 / (1 + exp(-z)), element by element (np.exp works on arrays).",
@@ -41,7 +43,9 @@ def test_sigmoid_values(mlp):
 
 @pytest.mark.task("3.1")
 def test_forward_tiny_network(mlp):
-    """Forward pass of a 2-2-1 network on x = (1, 0): h = f(0.4, -0.2), y = f(0.7 h_1 - 0.6 h_2 + 0.05)"""
+    """Forward pass of a 2-2-1 network on x = (1, 0): h = f(0.4, -0.2), y = f(0.7 h_1 - 0.6 h_2 + 0.05)
+    es: Propagación hacia delante de una red 2-2-1 con x = (1, 0): h = f(0.4, -0.2), y = f(0.7 h_1 - 0.6 h_2 + 0.05)
+    """
     x = np.array([1.0, 0.0])
     call = "forward(np.array([1.0, 0.0]), W1=[[0.5, -0.4], [0.3, 0.8], [-0.1, 0.2]], W2=[[0.7], [-0.6], [0.05]])"
     h, y = as_pair(mlp.forward(x, W1.copy(), W2.copy()), call)
@@ -52,7 +56,9 @@ def test_forward_tiny_network(mlp):
 
 @pytest.mark.task("3.2")
 def test_deltas_worked_example(mlp):
-    """delta_k and delta_j of a worked example (the bias row of W2 is left out of the sum)"""
+    """delta_k and delta_j of a worked example (the bias row of W2 is left out of the sum)
+    es: delta_k y delta_j de un ejemplo resuelto (la fila de sesgo de W2 queda fuera de la suma)
+    """
     y, d = np.array([0.6, 0.3]), np.array([1.0, 0.0])
     call = "output_deltas(np.array([0.6, 0.3]), np.array([1.0, 0.0]))"
     got = mlp.output_deltas(y, d)
@@ -67,7 +73,9 @@ def test_deltas_worked_example(mlp):
 
 @pytest.mark.task("3.3")
 def test_one_update_step_tiny_network(mlp):
-    """One step on (x, d) = ((1, 0), 1) with eta = 0.5 equals -eta dE/dw (autograd)"""
+    """One step on (x, d) = ((1, 0), 1) with eta = 0.5 equals -eta dE/dw (autograd)
+    es: Un paso con (x, d) = ((1, 0), 1) y eta = 0.5 coincide con -eta dE/dw (autograd)
+    """
     x, d, eta = np.array([1.0, 0.0]), np.array([1.0]), 0.5
     call = "update_example(np.array([1.0, 0.0]), np.array([1.0]), W1, W2, eta=0.5)"
     got1, got2 = as_pair(mlp.update_example(x, d, W1.copy(), W2.copy(), eta), call)
@@ -80,7 +88,9 @@ def test_one_update_step_tiny_network(mlp):
 
 @pytest.mark.task("3.4")
 def test_batch_step_on_xor(mlp):
-    """One batch step on the 4 XOR examples with eta = 0.5 (sum of the per-example increments)"""
+    """One batch step on the 4 XOR examples with eta = 0.5 (sum of the per-example increments)
+    es: Un paso por lotes con los 4 ejemplos de XOR y eta = 0.5 (suma de los incrementos de cada ejemplo)
+    """
     eta = 0.5
     call = "update_batch(X_xor, D_xor, W1, W2, eta=0.5)"
     got1, got2 = as_pair(mlp.update_batch(XOR_X.copy(), XOR_D.copy(), W1.copy(), W2.copy(), eta), call)
@@ -92,7 +102,9 @@ def test_batch_step_on_xor(mlp):
 
 @pytest.mark.task("3.5")
 def test_train_returns_weights_and_error_curve(mlp):
-    """train on XOR for 5 epochs: shapes of W1 and W2, one error per epoch, the last one is E of the result"""
+    """train on XOR for 5 epochs: shapes of W1 and W2, every row trained (bias rows too), one error per epoch, the last one is E of the result
+    es: train con XOR durante 5 épocas: formas de W1 y W2, todas las filas entrenadas (también las de sesgo), un error por época, el último es el E del resultado
+    """
     call = "train(X_xor, D_xor, n_hidden=3, eta=2.0, epochs=5, seed=0)"
     result = mlp.train(XOR_X.copy(), XOR_D.copy(), 3, 2.0, 5, 0)
     if not isinstance(result, (tuple, list)) or len(result) != 3:
@@ -103,6 +115,10 @@ def test_train_returns_weights_and_error_curve(mlp):
         check_equal(getattr(got, "shape", None), shape, call=f"{call}: {name}.shape",
                     hint=T("W1 is (n_in + 1, n_hidden) and W2 (n_hidden + 1, n_out): the last rows are the biases.",
                            "W1 es (n_in + 1, n_hidden) y W2 (n_hidden + 1, n_out): las últimas filas son los sesgos."))
+    if oracles.bias_rows_frozen((w1, w2), oracles.documented_initialisation(2, 3, 1, 0)):
+        fail(T("after {call} a bias row of the returned weights is still the one of the seeded initialisation.",
+               "tras {call} una fila de sesgo de los pesos devueltos sigue siendo la de la inicialización con "
+               "semilla.").format(call=call), oracles.BIAS_ROWS_FROZEN)
     check_equal(len(errors), 5, call=f"len({call}[2])",
                 hint=T("one error per epoch.", "un error por época."))
     expected = oracles.error(XOR_X, XOR_D, w1, w2)

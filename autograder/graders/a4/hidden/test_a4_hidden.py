@@ -34,7 +34,9 @@ def same(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 @pytest.mark.task("4.1")
 def test_dropout_variant(cnn, probes, common):
-    """build_lenet(0.5): the deck's LeNet with Dropout(0.5) before each FC layer, in train and eval mode"""
+    """build_lenet(0.5): the deck's LeNet with Dropout(0.5) before each FC layer, in train and eval mode
+    es: build_lenet(0.5): la LeNet de las transparencias con Dropout(0.5) antes de cada capa FC, en modo train y eval
+    """
     model = cnn.build_lenet(0.5)
     net = trusted_models.load_state(trusted_models.deck_lenet(0.5), common.state(model), "build_lenet(0.5)",
                                     "the LeNet of the statement")
@@ -60,7 +62,9 @@ def test_dropout_variant(cnn, probes, common):
 
 @pytest.mark.task("4.2")
 def test_to_tensors_exact_on_real_images(cnn, common, small_cifar, note):
-    """to_tensors on real images equals the normalization of the statement"""
+    """to_tensors on real images equals the normalization of the statement
+    es: to_tensors sobre imágenes reales coincide con la normalización del enunciado
+    """
     (images, labels), _ = small_cifar
     seen = common.watch(cnn.to_tensors, images, labels)
     if not (isinstance(seen["result"], tuple) and len(seen["result"]) == 2):
@@ -80,7 +84,9 @@ def test_to_tensors_exact_on_real_images(cnn, common, small_cifar, note):
 
 @pytest.mark.task("4.3")
 def test_loader_order_is_seeded(cnn, probes, synthetic):
-    """make_loader: same seed same order, another seed another order, shuffle=False keeps the order"""
+    """make_loader: same seed same order, another seed another order, shuffle=False keeps the order
+    es: make_loader: misma semilla, mismo orden; otra semilla, otro orden; shuffle=False conserva el orden
+    """
     x, y = reference_tensors(*synthetic)
 
     def order(**kwargs):
@@ -98,7 +104,9 @@ def test_loader_order_is_seeded(cnn, probes, synthetic):
 
 @pytest.mark.task("4.4")
 def test_epoch_loss_and_weights_follow_the_statement(cnn, probes, synthetic):
-    """train_one_epoch: the returned mean loss and the weights after one epoch equal the statement's loop"""
+    """train_one_epoch: the returned mean loss and the weights after one epoch equal the statement's loop
+    es: train_one_epoch: la pérdida media devuelta y los pesos tras una época coinciden con el bucle del enunciado
+    """
     images, labels = synthetic
     x, y = reference_tensors(images[:60], labels[:60])  # batches of 16, 16, 16 and 12
     model = probes.small_net()
@@ -122,7 +130,9 @@ def test_epoch_loss_and_weights_follow_the_statement(cnn, probes, synthetic):
 
 @pytest.mark.task("4.4")
 def test_gradients_are_zeroed_every_step(cnn, probes, synthetic):
-    """train_one_epoch: with plain SGD, the weights after 4 batches are those of 4 steps on zeroed gradients"""
+    """train_one_epoch: with plain SGD, the weights after 4 batches are those of 4 steps on zeroed gradients
+    es: train_one_epoch: con SGD simple, los pesos tras 4 lotes son los de 4 pasos con los gradientes puestos a cero
+    """
     x, y = reference_tensors(*synthetic)
     model = probes.small_net()
     cnn.train_one_epoch(model, probes.tracked_batches(x, y, 16), probes.sgd(model, 0.1), "cpu")
@@ -144,7 +154,9 @@ def test_gradients_are_zeroed_every_step(cnn, probes, synthetic):
 
 @pytest.mark.task("4.4")
 def test_training_mode_and_one_step_per_batch(cnn, probes, synthetic, note):
-    """train_one_epoch puts the model in train mode: with dropout, one step per batch with the statement's masks"""
+    """train_one_epoch puts the model in train mode: with dropout, one step per batch with the statement's masks
+    es: train_one_epoch pone el modelo en modo train: con dropout, un paso por lote con las máscaras del enunciado
+    """
     x, y = reference_tensors(*synthetic)
     model = probes.small_net(0.5)
     probes.set_mode(model, False)  # handed over in eval mode: the loop must switch it
@@ -174,7 +186,9 @@ def test_training_mode_and_one_step_per_batch(cnn, probes, synthetic, note):
 
 @pytest.mark.task("4.5")
 def test_evaluate_uses_eval_mode_and_builds_no_graph(cnn, probes, synthetic, note):
-    """evaluate on a dropout model handed over in train mode: the eval-mode loss and accuracy, twice the same"""
+    """evaluate on a dropout model handed over in train mode: the eval-mode loss and accuracy, twice the same
+    es: evaluate sobre un modelo con dropout entregado en modo train: la pérdida y la accuracy en modo eval, iguales las dos veces
+    """
     x, y = reference_tensors(*synthetic)
     model = probes.small_net(0.5)
     watch = probes.watch_forward(model)
@@ -207,7 +221,9 @@ def test_evaluate_uses_eval_mode_and_builds_no_graph(cnn, probes, synthetic, not
 @pytest.mark.task("4.6")
 def test_fit_is_bit_identical_with_the_same_seed(cnn, helpers, common, small_cifar):
     """fit twice with the same seed trains bit-identical weights; another seed other weights. The first run is
-    proven trained (so the second, if bit-identical, is too); the third only has to differ."""
+    proven trained (so the second, if bit-identical, is too); the third only has to differ.
+    es: fit dos veces con la misma semilla entrena pesos idénticos bit a bit; otra semilla, otros pesos
+    """
     train_part, val_part = small_cifar
     weights = []
     for run, seed in enumerate((3, 3, 4)):
@@ -231,9 +247,12 @@ def test_fit_is_bit_identical_with_the_same_seed(cnn, helpers, common, small_cif
 
 
 @pytest.mark.task("4.6")
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CPU-vs-GPU comparison did not run")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CPU-vs-GPU comparison did not run\n"
+                    "es: no hay GPU CUDA aquí: la comparación entre CPU y GPU no se ejecutó")
 def test_fit_on_gpu_agrees_with_cpu(cnn, helpers, common, small_cifar):
-    """fit(device='cuda') trains on the GPU and its weights agree with the CPU run's within 1e-3"""
+    """fit(device='cuda') trains on the GPU and its weights agree with the CPU run's within 1e-3
+    es: fit(device='cuda') entrena en la GPU y sus pesos coinciden con los de la ejecución en CPU hasta 1e-3
+    """
     train_part, val_part = small_cifar
     nets = {}
     for device in ("cpu", "cuda"):
@@ -262,7 +281,9 @@ def graded_run(cnn, helpers, common, cifar, progress, once):
 
 @pytest.mark.task("4.6")
 def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, helpers, common, cifar, progress, once, note):
-    """fit trains the LeNet on the data given to the calibrated test accuracy, measured by the grader's own LeNet"""
+    """fit trains the LeNet on the data given to the calibrated test accuracy, measured by the grader's own LeNet
+    es: fit entrena la LeNet con los datos dados hasta la accuracy en test calibrada, medida con la propia LeNet del corrector
+    """
     threshold = measure.ASSIGNMENT.calibrated().get("threshold")
     if threshold is None:
         fail("grader configuration: no calibrated threshold; run `autograder calibrate a4`.")
@@ -289,7 +310,9 @@ def test_cifar10_accuracy_above_the_calibrated_threshold(cnn, helpers, common, c
 
 @pytest.mark.task("4.6")
 def test_reported_history_matches_the_graders_evaluation(cnn, helpers, common, cifar, progress, once, note, curves):
-    """The validation accuracy fit reports equals the grader's own evaluation of the returned model"""
+    """The validation accuracy fit reports equals the grader's own evaluation of the returned model
+    es: La accuracy de validación que informa fit coincide con la evaluación que hace el corrector del modelo devuelto
+    """
     run = graded_run(cnn, helpers, common, cifar, progress, once)
     curves("graded run", run["history"])  # drawn on the student's feedback page beside the reference's
     history, measured = run["history"], run["val_accuracy"]

@@ -4,6 +4,7 @@ Your functions run in a separate process; the probe network, the batches and the
 optimizer below are built next to them. The hidden graders also train your fit()
 on the real CIFAR-10 under a fixed budget and score the test accuracy themselves.
 """
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,9 @@ def state_shapes(state):
 
 @pytest.mark.task("4.1")
 def test_lenet_layers_and_parameters(cnn, probes, common):
-    """LeNet of the PUC deck: its weights and biases in order (62,006 parameters), and its logits for known inputs"""
+    """LeNet of the PUC deck: its weights and biases in order (62,006 parameters), and its logits for known inputs
+    es: LeNet de las transparencias de la PUC: sus pesos y sesgos en orden (62.006 parámetros) y sus logits para entradas conocidas
+    """
     model = cnn.build_lenet()
     state = common.state(model)
     shapes = state_shapes(state)
@@ -62,7 +65,9 @@ def test_lenet_layers_and_parameters(cnn, probes, common):
 
 @pytest.mark.task("4.2")
 def test_to_tensors_layout_and_normalization(cnn):
-    """to_tensors: (N, 3, 32, 32) float32, per-channel (x/255 - mean)/std; int64 labels"""
+    """to_tensors: (N, 3, 32, 32) float32, per-channel (x/255 - mean)/std; int64 labels
+    es: to_tensors: (N, 3, 32, 32) float32, (x/255 - mean)/std por canal; etiquetas int64
+    """
     with np.load(CASES) as cases:
         images, labels, expected_x = cases["images"], cases["labels"], torch.from_numpy(cases["x_statement"])
     x, y = cnn.to_tensors(images, labels)
@@ -78,7 +83,9 @@ def test_to_tensors_layout_and_normalization(cnn):
 
 @pytest.mark.task("4.3")
 def test_loader_keeps_each_image_with_its_label(cnn, probes):
-    """make_loader: every (image, label) pair exactly once, batches of the given size"""
+    """make_loader: every (image, label) pair exactly once, batches of the given size
+    es: make_loader: cada par (imagen, etiqueta) exactamente una vez, en lotes del tamaño dado
+    """
     x, y = synthetic_tensors()
     batches = probes.batches_of(cnn.make_loader(x, y, 16, shuffle=True, seed=0))
     check_equal([len(b[1]) for b in batches], [16] * 4, call="batch sizes of make_loader(x, y, 16, shuffle=True)")
@@ -95,7 +102,9 @@ def test_loader_keeps_each_image_with_its_label(cnn, probes):
 
 @pytest.mark.task("4.4")
 def test_training_epochs_lower_the_loss_on_a_small_set(cnn, probes):
-    """train_one_epoch: five epochs on 64 images lower the loss of the network (measured here), returned as a float"""
+    """train_one_epoch: five epochs on 64 images lower the loss of the network (measured here), returned as a float
+    es: train_one_epoch: cinco épocas con 64 imágenes reducen la pérdida de la red (medida aquí), devuelta como float
+    """
     x, y = synthetic_tensors()
     model = probes.small_net()
     optimizer = probes.sgd(model, 0.05, 0.9)
@@ -124,27 +133,83 @@ def test_training_epochs_lower_the_loss_on_a_small_set(cnn, probes):
                "en cada paso: optimizer.zero_grad(), forward, pérdida, loss.backward(), optimizer.step()."))
 
 
-@pytest.mark.task("4.5")
-def test_evaluate_on_a_known_model(cnn, probes):
-    """evaluate: the mean loss and the accuracy of a fixed model"""
-    x, y = synthetic_tensors()
-    model = local_probes.small_net().eval()  # the same network as the one built next to your code
+def per_image_losses(x: torch.Tensor, y: torch.Tensor, dropout: float = 0.0):
+    """(cross-entropy of each image, whether each is right) of the probe network in eval mode, computed here."""
+    model = local_probes.small_net(dropout).eval()  # the same network as the one built next to your code
     with torch.no_grad():
         logits = model(x)
-    expected = (nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item())
-    got = cnn.evaluate(probes.small_net(), probes.tracked_batches(x, y, 10), "cpu")
+    return nn.functional.cross_entropy(logits, y, reduction="none"), (logits.argmax(1) == y).float()
+
+
+def batch_means(values: torch.Tensor, batch: int) -> float:
+    """The mean of the per-batch means: what averaging over batches instead of images gives."""
+    return float(np.mean([chunk.mean().item() for chunk in values.split(batch)]))
+
+
+AVERAGE_OVER_IMAGES = T("average over the images, not over the batches: add loss.item() * len(yb) per batch and divide "
+                        "by the number of images (len(loader.dataset)); the last batch is smaller.",
+                        "promedia sobre las imágenes, no sobre los batches: suma loss.item() * len(yb) por batch y "
+                        "divide entre el número de imágenes (len(loader.dataset)); el último batch es más pequeño.")
+
+
+@pytest.mark.task("4.4")
+def test_epoch_loss_is_the_mean_over_the_images(cnn, probes):
+    """train_one_epoch returns the mean loss over the epoch's images (60 images in batches of 16, 16, 16 and 12)
+    es: train_one_epoch devuelve la pérdida media sobre las imágenes de la época (60 imágenes en batches de 16, 16, 16 y 12)
+    """
+    x, y = synthetic_tensors()
+    x, y = x[:60], y[:60]
+    model = probes.small_net()
+    call = "train_one_epoch(model, loader of 60 images in batches of 16, SGD(lr=0), 'cpu')"
+    got = cnn.train_one_epoch(model, probes.tracked_batches(x, y, 16), probes.sgd(model, 0.0), "cpu")
+    if type(got) is not float:
+        fail(T("{c} returned {v!r}; expected the mean loss as a Python float (loss.item()).",
+               "{c} devolvió {v!r}; se esperaba la pérdida media como float de Python (loss.item()).").format(c=call, v=got))
+    losses, _ = per_image_losses(x, y)  # lr = 0: the weights stay those of the probe network all epoch
+    expected = losses.mean().item()
+    if not math.isclose(got, expected, rel_tol=1e-5, abs_tol=1e-6):
+        wrong = math.isclose(got, batch_means(losses, 16), rel_tol=1e-5, abs_tol=1e-6)
+        fail(T("{c} returned {g:.6f}; the mean loss over the 60 images is {e:.6f}{w}.",
+               "{c} devolvió {g:.6f}; la pérdida media sobre las 60 imágenes es {e:.6f}{w}.").format(
+            c=call, g=got, e=expected, w=T(" (you returned the mean of the 4 batch means)",
+                                           " (devolviste la media de las 4 medias de batch)") if wrong else ""),
+             AVERAGE_OVER_IMAGES if wrong else
+             T("the mean over the epoch's images of the loss of each batch, taken before its optimizer.step().",
+               "la media sobre las imágenes de la época de la pérdida de cada batch, medida antes de su optimizer.step()."))
+
+
+@pytest.mark.task("4.5")
+def test_evaluate_on_a_known_model(cnn, probes):
+    """evaluate: the mean loss and the accuracy of a fixed model with dropout, handed over in train mode
+    es: evaluate: la pérdida media y la accuracy de un modelo fijo con dropout, entregado en modo train
+    """
+    x, y = synthetic_tensors()
+    losses, right = per_image_losses(x, y, 0.5)
+    expected = (losses.mean().item(), right.mean().item())
+    model = probes.small_net(0.5)
+    probes.set_mode(model, True)  # as fit hands it over after an epoch of training
+    got = cnn.evaluate(model, probes.tracked_batches(x, y, 10), "cpu")
     if not (isinstance(got, tuple) and len(got) == 2 and all(type(v) in (float, int) for v in got)):
         fail(T("evaluate returned {g!r}; expected a (loss, accuracy) tuple of floats.",
                "evaluate devolvió {g!r}; se esperaba una tupla (loss, accuracy) de floats.").format(g=got))
+    by_batches = (batch_means(losses, 10), batch_means(right, 10))
+    if any(math.isclose(g, b, rel_tol=1e-5) and not math.isclose(g, e, rel_tol=1e-5)
+           for g, b, e in zip(got, by_batches, expected)):
+        hint = AVERAGE_OVER_IMAGES  # the loss, the accuracy or both averaged over the batches
+    else:
+        hint = T("call model.eval() before evaluating: this model has dropout, which must be off in evaluation "
+                 "(and use torch.no_grad()); accuracy in [0, 1].",
+                 "llama a model.eval() antes de evaluar: este modelo tiene dropout, que debe estar apagado al evaluar "
+                 "(y usa torch.no_grad()); accuracy en [0, 1].")
     check_close(np.array(got, dtype=float), np.array(expected), name="(loss, accuracy)",
-                call="evaluate(model, loader, 'cpu')", rtol=1e-5,
-                hint=T("average over examples, not over batches (the last batch is smaller); accuracy in [0, 1].",
-                       "promedia sobre ejemplos, no sobre batches (el último es más pequeño); accuracy en [0, 1]."))
+                call="evaluate(model with dropout 0.5 in train mode, loader, 'cpu')", rtol=1e-5, hint=hint)
 
 
 @pytest.mark.task("4.6")
 def test_fit_returns_a_history_per_epoch(cnn, probes, common, synthetic):
-    """fit: a trained LeNet and a history per epoch whose last validation accuracy is the returned model's"""
+    """fit: a trained LeNet and a history per epoch whose last validation accuracy is the returned model's
+    es: fit: una LeNet entrenada y un historial por época cuya última accuracy de validación es la del modelo devuelto
+    """
     images, labels = synthetic
     result = cnn.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16, seed=0)
     if not (isinstance(result, tuple) and len(result) == 2):

@@ -36,7 +36,9 @@ PATIENCE_HINT = T("count the epochs in a row without improvement; stop when that
 # ---------------------------------------------------------------- 5.1 penalty
 @pytest.mark.task("5.1")
 def test_weights_exclude_biases_and_batchnorm(reg, probes):
-    """weight_parameters: Conv/Linear weights only, with BatchNorm and nested modules present"""
+    """weight_parameters: Conv/Linear weights only, with BatchNorm and nested modules present
+    es: weight_parameters: solo los pesos de Conv/Linear, con BatchNorm y módulos anidados presentes
+    """
     model, twin = probes.small_net(batchnorm=True, nested=True), local.small_net(batchnorm=True, nested=True)
     check_equal(checks.weight_names(reg.weight_parameters(model), twin), oracles.weight_names(twin),
                 call="names of weight_parameters(model with BatchNorm)", hint=WEIGHTS_HINT)
@@ -51,7 +53,9 @@ def test_weights_exclude_biases_and_batchnorm(reg, probes):
 
 @pytest.mark.task("5.1")
 def test_penalty_gradient_values(reg, probes):
-    """l2_penalty gradients: 2 * lambda * w on weights, zero on biases and BatchNorm, for several lambdas"""
+    """l2_penalty gradients: 2 * lambda * w on weights, zero on biases and BatchNorm, for several lambdas
+    es: Gradientes de l2_penalty: 2 * lambda * w en los pesos, cero en los sesgos y en BatchNorm, para varios lambdas
+    """
     twin = local.small_net(seed=3, batchnorm=True)
     for lam in (0.0, 1e-3, 0.5):
         report = probes.penalty_report(reg.l2_penalty, probes.small_net(seed=3, batchnorm=True), lam)
@@ -72,7 +76,9 @@ def test_penalty_gradient_values(reg, probes):
 # ---------------------------------------------------------------- 5.2 weight decay
 @pytest.mark.task("5.2")
 def test_explicit_step_equals_torch_weight_decay_with_momentum(reg, probes):
-    """l2_training_step + SGD(momentum 0.9) equals SGD(weight_decay = 2 lambda on weights) for 6 steps"""
+    """l2_training_step + SGD(momentum 0.9) equals SGD(weight_decay = 2 lambda on weights) for 6 steps
+    es: l2_training_step + SGD(momentum 0.9) coincide con SGD(weight_decay = 2 lambda en los pesos) durante 6 pasos
+    """
     lam, lr = 0.02, 0.05
     model, twin = probes.small_net(seed=1, batchnorm=True), local.small_net(seed=1, batchnorm=True)
     optimizer = probes.sgd(model, lr, 0.9)
@@ -89,7 +95,9 @@ def test_explicit_step_equals_torch_weight_decay_with_momentum(reg, probes):
 
 @pytest.mark.task("5.2")
 def test_weight_decay_optimizer_equals_explicit_penalty(reg, probes):
-    """sgd_with_weight_decay(lam) on the plain loss equals SGD on loss + lam * sum w^2, step by step"""
+    """sgd_with_weight_decay(lam) on the plain loss equals SGD on loss + lam * sum w^2, step by step
+    es: sgd_with_weight_decay(lam) sobre la pérdida sin penalización coincide con SGD sobre loss + lam * sum w^2, paso a paso
+    """
     lam, lr = 0.03, 0.05
     for momentum in (0.0, 0.9):
         model, twin = probes.small_net(seed=4, batchnorm=True), local.small_net(seed=4, batchnorm=True)
@@ -108,6 +116,7 @@ def test_weight_decay_optimizer_equals_explicit_penalty(reg, probes):
 @pytest.mark.task("5.3")
 def test_dropout_keep_rate_within_the_binomial_bound(reg, probes):
     """Keep rate of dropout over n = 1,000,000 draws within a bound a correct solution misses with probability < 1e-7
+    es: Proporción de unidades conservadas por dropout en n = 1.000.000 muestras, dentro de una cota que una solución correcta incumple con probabilidad < 1e-7
 
     For each p in (0.1, 0.5, 0.8), the number K of kept units of dropout(ones(n), p) is Binomial(n, 1 - p)
     if the units are independent. Hoeffding's inequality gives P(|K/n - (1 - p)| >= t) <= 2 exp(-2 n t^2);
@@ -132,7 +141,9 @@ def test_dropout_keep_rate_within_the_binomial_bound(reg, probes):
 
 @pytest.mark.task("5.3")
 def test_dropout_preserves_the_expected_activation(reg, probes):
-    """Inverted dropout: kept values are x / (1 - p), the mean activation is preserved, the gradient follows the mask"""
+    """Inverted dropout: kept values are x / (1 - p), the mean activation is preserved, the gradient follows the mask
+    es: Dropout invertido: los valores conservados son x / (1 - p), la activación media se conserva y el gradiente sigue la máscara
+    """
     p, n = 0.4, 1_000_000
     seen = probes.dropout_gradient(reg.dropout, p, n, 3, 4)
     x = seen["x"]
@@ -162,7 +173,9 @@ def test_dropout_preserves_the_expected_activation(reg, probes):
 
 @pytest.mark.task("5.3")
 def test_dropout_is_the_identity_in_eval(reg):
-    """Dropout in eval mode, dropout(training=False) and p = 0 return the input unchanged"""
+    """Dropout in eval mode, dropout(training=False) and p = 0 return the input unchanged
+    es: Dropout en modo eval, dropout(training=False) y p = 0 devuelven la entrada sin cambios
+    """
     x = torch.randn(8, 20, generator=torch.Generator().manual_seed(5))
     layer = reg.Dropout(0.5)
     layer.eval()
@@ -186,7 +199,9 @@ def test_dropout_is_the_identity_in_eval(reg):
 
 @pytest.mark.task("5.3")
 def test_dropout_rejects_impossible_probabilities(reg):
-    """dropout and Dropout raise ValueError for p outside [0, 1)"""
+    """dropout and Dropout raise ValueError for p outside [0, 1)
+    es: dropout y Dropout lanzan ValueError para p fuera de [0, 1)
+    """
     x = torch.ones(3)
     for p in (1.0, 1.5, -0.1):
         check_raises(ValueError, reg.dropout, x, p, call=f"dropout(x, p={p})",
@@ -197,7 +212,9 @@ def test_dropout_rejects_impossible_probabilities(reg):
 
 @pytest.mark.task("5.3")
 def test_dropout_mask_follows_the_generator(reg, probes):
-    """The same generator seed gives the same mask, another seed another one; masks are per element"""
+    """The same generator seed gives the same mask, another seed another one; masks are per element
+    es: La misma semilla del generador da la misma máscara y otra semilla otra; las máscaras son por elemento
+    """
     x = torch.ones(64, 64)
     a, b, c = (checks.tensor_result(reg.dropout(x, 0.5, generator=probes.generator(seed)), f"dropout(x, 0.5), seed {seed}",
                                     shape=x.shape) for seed in (11, 11, 12))
@@ -233,7 +250,9 @@ def check_step_results(seen: dict, call: str) -> None:
 
 @pytest.mark.task("5.4")
 def test_early_stopping_stops_at_the_right_epoch(reg, probes):
-    """EarlyStopping.step returns True exactly at best epoch + patience, on six scripted curves (max and min)"""
+    """EarlyStopping.step returns True exactly at best epoch + patience, on six scripted curves (max and min)
+    es: EarlyStopping.step devuelve True justo en la mejor época + patience, en seis curvas predefinidas (max y min)
+    """
     for curve, patience, mode, stop, best in CURVES:
         seen = checks.run_curve(reg, probes, curve, patience, mode)
         check_step_results(seen, f"EarlyStopping({patience}, mode={mode!r}) on {curve}")
@@ -247,7 +266,9 @@ def test_early_stopping_stops_at_the_right_epoch(reg, probes):
 
 @pytest.mark.task("5.4")
 def test_early_stopping_restores_the_best_weights(reg, probes):
-    """After stopping the model holds the best epoch's weights; restore() works when it never stopped"""
+    """After stopping the model holds the best epoch's weights; restore() works when it never stopped
+    es: Tras parar, el modelo tiene los pesos de la mejor época; restore() funciona aunque nunca haya parado
+    """
     for curve, patience, mode, stop, best in CURVES:
         seen = checks.run_curve(reg, probes, curve, patience, mode, restore_if_never=True)
         check_step_results(seen, f"EarlyStopping({patience}, mode={mode!r}) on {curve}")
@@ -260,6 +281,7 @@ def test_early_stopping_restores_the_best_weights(reg, probes):
 @pytest.mark.task("5.5")
 def test_flips_are_mirrors_at_a_binomial_rate(reg, probes):
     """Each image flipped independently with probability 1/2: the count within a bound missed with probability < 1e-7
+    es: Cada imagen se voltea de forma independiente con probabilidad 1/2: el recuento queda dentro de una cota que se incumple con probabilidad < 1e-7
 
     With n = 4,000 images the number K of flipped ones is Binomial(4000, 1/2): mean 2000, sd sqrt(4000)/2 = 31.6.
     Hoeffding's inequality gives P(|K - 2000| >= t) <= 2 exp(-2 t^2 / n); with t = sqrt(n ln(2 / 1e-7) / 2) = 183
@@ -291,6 +313,7 @@ def test_flips_are_mirrors_at_a_binomial_rate(reg, probes):
 @pytest.mark.task("5.5")
 def test_crops_are_windows_of_the_zero_padded_image(reg, probes):
     """Each crop is an HxW window of the zero-padded image; all (2p+1)^2 positions occur (miss probability < 1e-8)
+    es: Cada recorte es una ventana HxW de la imagen rellenada con ceros; aparecen las (2p+1)^2 posiciones (probabilidad de que falte alguna < 1e-8)
 
     With padding 4 there are 81 positions, each drawn with probability 1/81. Over n = 2,000 images the chance that
     some position never occurs is at most 81 (80/81)^2000 = 1.4e-9 (union bound).
@@ -321,6 +344,7 @@ def test_crops_are_windows_of_the_zero_padded_image(reg, probes):
 @pytest.mark.task("5.5")
 def test_augmentation_keeps_its_input_and_follows_the_generator(reg, probes, note):
     """Flips and crops leave the input batch unchanged and depend only on the generator's seed
+    es: Los volteos y recortes dejan intacto el lote de entrada y solo dependen de la semilla del generador
 
     The batch lives next to your code; the grader calls each function on it twice with generators seeded alike
     and reads the batch back afterwards."""
@@ -341,7 +365,9 @@ def test_augmentation_keeps_its_input_and_follows_the_generator(reg, probes, not
 # ---------------------------------------------------------------- 5.6 fit
 @pytest.mark.task("5.6")
 def test_fit_early_stopping_keeps_the_best_validation_model(reg, helpers):
-    """fit(patience=2): the returned model scores the best validation accuracy of its history, stopping as the rule says"""
+    """fit(patience=2): the returned model scores the best validation accuracy of its history, stopping as the rule says
+    es: fit(patience=2): el modelo devuelto obtiene la mejor accuracy de validación de su historial y para como dice la regla
+    """
     images, labels = checks.synthetic_images(96, seed=1)
     val_images, val_labels = checks.synthetic_images(48, seed=2)
     model, history = measure.fit_result(reg.fit(images, labels, val_images, val_labels, epochs=12, lr=0.1,
@@ -365,7 +391,9 @@ def test_fit_early_stopping_keeps_the_best_validation_model(reg, helpers):
 def test_fit_is_reproducible_with_the_same_seed(reg, helpers, common):
     """fit with L2, dropout and augmentation: the same seed trains bit-identical weights, another seed other
     weights. The first run is checked by replaying parts of its record (so the second, if bit-identical, is
-    proven too); the third only has to differ."""
+    proven too); the third only has to differ.
+    es: fit con L2, dropout y aumento de datos: la misma semilla entrena pesos idénticos bit a bit; otra semilla, otros pesos
+    """
     images, labels = checks.synthetic_images(64, seed=3)
     train, val = (images[16:], labels[16:]), (images[:16], labels[:16])
     budget = {"epochs": 2, "lr": 0.05, "batch_size": 16, "l2": 0.001, "dropout": 0.3, "augment": True}
@@ -410,6 +438,7 @@ def graded_experiment(reg, helpers, common, experiment_data, progress, once):
 def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, helpers, common, experiment_data, progress, once,
                                                               note):
     """On 1,000 real CIFAR-10 images, the regularized fit's train-test gap is smaller than the plain one's by the calibrated margin
+    es: Con 1.000 imágenes reales de CIFAR-10, la diferencia entre entrenamiento y test del fit regularizado es menor que la del fit sin regularizar en el margen calibrado
 
     Every accuracy is the grader's own, from the returned weights loaded into its LeNet. Rule: (1) each run's
     record replays as the statement's training on the data given (plain SGD; cross-entropy + L2 with inverted
@@ -467,7 +496,9 @@ def test_regularization_narrows_the_train_test_gap_on_cifar10(reg, helpers, comm
 
 @pytest.mark.task("5.6")
 def test_reported_accuracies_match_the_graders_evaluation(reg, helpers, common, experiment_data, progress, once, curves):
-    """The final training and validation accuracies in fit's history equal the grader's evaluation of the returned models"""
+    """The final training and validation accuracies in fit's history equal the grader's evaluation of the returned models
+    es: Las accuracies finales de entrenamiento y validación del historial de fit coinciden con la evaluación que hace el corrector de los modelos devueltos
+    """
     runs = graded_experiment(reg, helpers, common, experiment_data, progress, once)
     for name in ("plain", "regularized"):
         curves(name, runs[name]["history"])  # drawn on the student's feedback page beside the reference's

@@ -36,7 +36,9 @@ def check_scalar_tensor(report: dict, call: str) -> None:
 
 @pytest.mark.task("5.1")
 def test_penalty_of_a_small_network(reg, probes):
-    """weight_parameters and l2_penalty on a small CNN: lambda * sum of squared weights, biases excluded"""
+    """weight_parameters and l2_penalty on a small CNN: lambda * sum of squared weights, biases excluded
+    es: weight_parameters y l2_penalty en una CNN pequeña: lambda * suma de los pesos al cuadrado, sin los sesgos
+    """
     model, twin = probes.small_net(), local.small_net()
     check_equal(checks.weight_names(reg.weight_parameters(model), twin), WEIGHT_NAMES,
                 call="names of weight_parameters(model)", hint=WEIGHTS_HINT)
@@ -59,7 +61,9 @@ def test_penalty_of_a_small_network(reg, probes):
 
 @pytest.mark.task("5.1")
 def test_penalty_gradients_are_two_lambda_w(reg, probes):
-    """The gradient of l2_penalty is 2 * lambda * w for each weight and 0 for each bias"""
+    """The gradient of l2_penalty is 2 * lambda * w for each weight and 0 for each bias
+    es: El gradiente de l2_penalty es 2 * lambda * w para cada peso y 0 para cada sesgo
+    """
     lam = 0.05
     got = probes.penalty_report(reg.l2_penalty, probes.small_net(), lam)
     check_scalar_tensor(got, f"l2_penalty(model, {lam})")
@@ -80,7 +84,9 @@ def test_penalty_gradients_are_two_lambda_w(reg, probes):
 
 @pytest.mark.task("5.2")
 def test_explicit_penalty_step_matches_weight_decay(reg, probes):
-    """l2_training_step with plain SGD equals PyTorch's SGD(weight_decay = 2 * lambda) on the weights, 3 steps"""
+    """l2_training_step with plain SGD equals PyTorch's SGD(weight_decay = 2 * lambda) on the weights, 3 steps
+    es: l2_training_step con SGD simple coincide con SGD(weight_decay = 2 * lambda) de PyTorch en los pesos, durante 3 pasos
+    """
     lam, lr = 0.05, 0.1
     model, twin = probes.small_net(), local.small_net()
     optimizer = probes.sgd(model, lr)
@@ -109,7 +115,9 @@ def test_explicit_penalty_step_matches_weight_decay(reg, probes):
 
 @pytest.mark.task("5.2")
 def test_weight_decay_optimizer_groups(reg, probes):
-    """sgd_with_weight_decay: weight_decay = 2 * lambda on the weights, 0 elsewhere, every parameter once"""
+    """sgd_with_weight_decay: weight_decay = 2 * lambda on the weights, 0 elsewhere, every parameter once
+    es: sgd_with_weight_decay: weight_decay = 2 * lambda en los pesos, 0 en el resto, cada parámetro una sola vez
+    """
     model = probes.small_net()
     optimizer = reg.sgd_with_weight_decay(model, lr=0.1, lam=0.05)
     groups = probes.param_groups(optimizer, model)
@@ -128,6 +136,7 @@ def test_weight_decay_optimizer_groups(reg, probes):
 @pytest.mark.task("5.3")
 def test_dropout_train_and_eval(reg, probes):
     """dropout(p=0.25): about 75% kept, kept values scaled by 1/(1-p), identity in eval
+    es: dropout(p=0.25): conserva en torno al 75 %, escala los valores conservados por 1/(1-p) y es la identidad en modo eval
 
     The keep rate of n = 100,000 draws must lie within t = sqrt(ln(2/1e-7) / (2n)) = 0.0092 of 0.75.
     By Hoeffding's inequality a correct dropout falls outside with probability at most
@@ -166,7 +175,9 @@ def check_step_results(seen: dict, call: str) -> None:
 
 @pytest.mark.task("5.4")
 def test_early_stopping_on_a_scripted_curve(reg, probes):
-    """EarlyStopping(patience=3) on accuracies 0.50 0.60 0.70 0.65 0.68 0.69: stops at epoch 5 with epoch 2's weights"""
+    """EarlyStopping(patience=3) on accuracies 0.50 0.60 0.70 0.65 0.68 0.69: stops at epoch 5 with epoch 2's weights
+    es: EarlyStopping(patience=3) con accuracies 0.50 0.60 0.70 0.65 0.68 0.69: para en la época 5 con los pesos de la época 2
+    """
     curve = [0.50, 0.60, 0.70, 0.65, 0.68, 0.69, 0.66, 0.75]
     seen = checks.run_curve(reg, probes, curve, 3, "max")
     check_step_results(seen, f"EarlyStopping(3) on {curve}")
@@ -182,7 +193,9 @@ def test_early_stopping_on_a_scripted_curve(reg, probes):
 
 @pytest.mark.task("5.5")
 def test_flip_and_crop_shapes_and_content(reg, probes):
-    """random_horizontal_flip gives mirrors or originals; random_crop gives windows of the zero-padded image"""
+    """random_horizontal_flip gives mirrors or originals; random_crop gives windows of the zero-padded image
+    es: random_horizontal_flip da imágenes reflejadas u originales; random_crop da ventanas de la imagen rellenada con ceros
+    """
     x = checks.distinct_images(200)
     flipped = checks.tensor_result(reg.random_horizontal_flip(x, probes.generator(0)), "random_horizontal_flip(x)",
                                    shape=x.shape)
@@ -210,7 +223,9 @@ def test_flip_and_crop_shapes_and_content(reg, probes):
 @pytest.mark.task("5.6")
 def test_fit_history_on_a_small_set(reg, probes, common):
     """fit with L2, dropout and augmentation on 64 images: the LeNet (weights moved from the initialization) and a
-    history per epoch, on the validation set"""
+    history per epoch, on the validation set
+    es: fit con L2, dropout y aumento de datos en 64 imágenes: la LeNet (con pesos distintos de los iniciales) y un historial por época en el conjunto de validación
+    """
     images, labels = checks.synthetic_images(64)
     result = reg.fit(images[16:], labels[16:], images[:16], labels[:16], epochs=2, lr=0.01, batch_size=16,
                      l2=0.001, dropout=0.3, augment=True, seed=0)

@@ -51,7 +51,9 @@ def head_parameters(probes, model):
 
 @pytest.mark.task("6.1")
 def test_to_tensors_exact_on_real_images(tl, common, small_cifar, note):
-    """to_tensors on real images: EfficientNet-Lite0 at 64x64 and ImageNet statistics at 32x32"""
+    """to_tensors on real images: EfficientNet-Lite0 at 64x64 and ImageNet statistics at 32x32
+    es: to_tensors sobre imágenes reales: EfficientNet-Lite0 a 64x64 y estadísticas de ImageNet a 32x32
+    """
     (images, labels), _ = small_cifar
     for mean, std, size in [(TF_MEAN, TF_STD, 64), (IMAGENET_MEAN, IMAGENET_STD, 32)]:
         call = f"to_tensors(train_images, train_labels, {mean}, {std}, {size})"
@@ -99,7 +101,9 @@ def check_head(got: dict, expected: dict, call: str, hint):
 @pytest.mark.task("6.2")
 def test_head_replaced_on_each_backbone_architecture(tl, probes, common, lite0_ready):
     """replace_head on EfficientNet-Lite0 (pretrained), resnet18 and mobilenet_v3_small: the state is the backbone's
-    with nn.Linear(num_features, 10) as its head, every other tensor the pretrained one, the new head returned"""
+    with nn.Linear(num_features, 10) as its head, every other tensor the pretrained one, the new head returned
+    es: replace_head en EfficientNet-Lite0 (preentrenada), resnet18 y mobilenet_v3_small: el estado de la red base con nn.Linear(num_features, 10) como cabeza, los demás tensores preentrenados, la nueva cabeza devuelta
+    """
     for name, pretrained in [(lite0_ready, True), ("resnet18", False), ("mobilenet_v3_small", False)]:
         mine = trusted.backbone(name, pretrained)
         backbone = probes.load_backbone(name, pretrained=pretrained)
@@ -127,7 +131,9 @@ def loaded_model(probes, name):
 @pytest.mark.task("6.3")
 def test_frozen_backbone_is_bit_identical_after_training(tl, probes, common, lite0_ready, small_cifar):
     """After freeze_backbone, four SGD steps over every parameter change the head as the grader's frozen copy does, and
-    no backbone tensor"""
+    no backbone tensor
+    es: Tras freeze_backbone, cuatro pasos de SGD sobre todos los parámetros cambian la cabeza como en la copia congelada del corrector, y ningún tensor de la red base
+    """
     model = loaded_model(probes, lite0_ready)
     tl.freeze_backbone(model, HEAD)
     x, y = real_batch(small_cifar)
@@ -157,7 +163,9 @@ def test_frozen_backbone_is_bit_identical_after_training(tl, probes, common, lit
 @pytest.mark.task("6.3")
 def test_train_mode_on_the_real_backbone(tl, probes, common, lite0_ready, small_cifar):
     """train_mode: a forward pass of the frozen EfficientNet-Lite0 keeps every BatchNorm statistic and computes what
-    the eval-mode backbone computes; unfrozen, the BatchNorm statistics update as in model.train()"""
+    the eval-mode backbone computes; unfrozen, the BatchNorm statistics update as in model.train()
+    es: train_mode: una pasada hacia delante de la EfficientNet-Lite0 congelada conserva todas las estadísticas de BatchNorm y calcula lo mismo que la red base en modo eval; descongelada, las estadísticas se actualizan como con model.train()
+    """
     x, _ = real_batch(small_cifar, n=16)
     names = oracles.head_names(trusted.pristine_state(lite0_ready).keys(), HEAD)
     model = loaded_model(probes, lite0_ready)
@@ -200,7 +208,9 @@ def test_train_mode_on_the_real_backbone(tl, probes, common, lite0_ready, small_
 @pytest.mark.task("6.4")
 def test_only_the_head_is_in_the_optimizer(tl, probes, common, lite0_ready, small_cifar):
     """make_optimizer on the frozen EfficientNet-Lite0, then everything made trainable: two steps move the head as
-    Adam over the head alone at the given lr does, and no backbone tensor"""
+    Adam over the head alone at the given lr does, and no backbone tensor
+    es: make_optimizer sobre la EfficientNet-Lite0 congelada y después todo entrenable: dos pasos mueven la cabeza como Adam solo sobre la cabeza con el lr dado, y ningún tensor de la red base
+    """
     names = oracles.head_names(trusted.pristine_state(lite0_ready).keys(), HEAD)
     model = loaded_model(probes, lite0_ready)
     every = probes.parameter_names(model)
@@ -237,7 +247,9 @@ def test_only_the_head_is_in_the_optimizer(tl, probes, common, lite0_ready, smal
 @pytest.mark.task("6.5")
 def test_training_a_frozen_model_keeps_batchnorm_statistics(tl, probes, common, lite0_ready, small_cifar):
     """train_one_epoch on the frozen EfficientNet-Lite0 (a DataLoader, Adam over the head): every backbone tensor
-    bit-identical, the head trained as the grader's frozen copy is"""
+    bit-identical, the head trained as the grader's frozen copy is
+    es: train_one_epoch sobre la EfficientNet-Lite0 congelada (un DataLoader, Adam sobre la cabeza): todos los tensores de la red base idénticos bit a bit y la cabeza entrenada como la de la copia congelada del corrector
+    """
     names = oracles.head_names(trusted.pristine_state(lite0_ready).keys(), HEAD)
     model = loaded_model(probes, lite0_ready)
     probes.set_trainable(model, names)
@@ -270,7 +282,9 @@ def test_training_a_frozen_model_keeps_batchnorm_statistics(tl, probes, common, 
 @pytest.mark.task("6.5")
 def test_evaluate_uses_eval_mode_and_builds_no_graph(tl, probes, common, synthetic, note):
     """evaluate on a model with dropout and BatchNorm handed over in train mode: the eval-mode loss and accuracy,
-    BatchNorm statistics untouched"""
+    BatchNorm statistics untouched
+    es: evaluate sobre un modelo con dropout y BatchNorm entregado en modo train: la pérdida y la accuracy en modo eval, sin tocar las estadísticas de BatchNorm
+    """
     images, labels = synthetic
     x, y = reference_tensors(images, labels, TF_MEAN, TF_STD, 32)
     model = probes.tiny_backbone(dropout=0.5).get("model")
@@ -303,7 +317,9 @@ def test_evaluate_uses_eval_mode_and_builds_no_graph(tl, probes, common, synthet
 @pytest.mark.task("6.6")
 def test_extract_features_match_the_frozen_backbone(tl, probes, common, lite0_ready, small_cifar):
     """extract_features on EfficientNet-Lite0: 1280 features per image, equal to the backbone's; the model's state
-    (its head included) untouched"""
+    (its head included) untouched
+    es: extract_features en EfficientNet-Lite0: 1280 características por imagen, iguales a las de la red base; el estado del modelo (cabeza incluida) intacto
+    """
     model = loaded_model(probes, lite0_ready)
     x, _ = real_batch(small_cifar, n=48)
     probes.set_mode(model, True)  # extract_features must switch to eval itself
@@ -320,7 +336,9 @@ def test_extract_features_match_the_frozen_backbone(tl, probes, common, lite0_re
 
 @pytest.mark.task("6.7")
 def test_fit_frozen_is_reproducible(tl, common, small_cifar):
-    """fit_frozen twice with the same seed trains bit-identical heads; another seed another head"""
+    """fit_frozen twice with the same seed trains bit-identical heads; another seed another head
+    es: fit_frozen dos veces con la misma semilla entrena cabezas idénticas bit a bit; otra semilla, otra cabeza
+    """
     train_part, val_part = small_cifar
     heads = []
     for seed in (3, 3, 4):
@@ -391,7 +409,9 @@ FROZEN_RUN_HINT = T("load the pretrained backbone, freeze it and train only the 
 
 @pytest.mark.task("6.7")
 def test_accuracy_above_the_calibrated_threshold(tl, helpers, common, graded_subset, progress, once, note):
-    """fit_frozen's head on the grader's pristine EfficientNet-Lite0 reaches the calibrated test accuracy, measured here"""
+    """fit_frozen's head on the grader's pristine EfficientNet-Lite0 reaches the calibrated test accuracy, measured here
+    es: La cabeza de fit_frozen sobre la EfficientNet-Lite0 intacta del corrector alcanza la accuracy en test calibrada, medida aquí
+    """
     threshold = measure.ASSIGNMENT.calibrated().get("threshold")
     if threshold is None:
         fail("grader configuration: no calibrated threshold; run `autograder calibrate a6`.")
@@ -417,7 +437,9 @@ def test_accuracy_above_the_calibrated_threshold(tl, helpers, common, graded_sub
 
 @pytest.mark.task("6.7")
 def test_transfer_beats_training_from_scratch(tl, helpers, common, graded_subset, progress, once, note):
-    """On the same training images, epochs and seed, transfer beats the best epoch of the A4 LeNet from scratch"""
+    """On the same training images, epochs and seed, transfer beats the best epoch of the A4 LeNet from scratch
+    es: Con las mismas imágenes de entrenamiento, épocas y semilla, la transferencia supera la mejor época de la LeNet de A4 entrenada desde cero
+    """
     run = graded_run(tl, helpers, common, graded_subset, progress, once)
     accuracy = run["test_accuracy"]
     scratch = measure.scratch_accuracies(*graded_subset, seed=measure.ASSIGNMENT.calibration["grading_seed"])
@@ -441,7 +463,9 @@ def test_transfer_beats_training_from_scratch(tl, helpers, common, graded_subset
 
 @pytest.mark.task("6.7")
 def test_backbone_bit_identical_after_the_graded_run(tl, helpers, common, graded_subset, progress, once):
-    """After the graded fit_frozen, every backbone weight and BatchNorm statistic equals the grader's pretrained copy"""
+    """After the graded fit_frozen, every backbone weight and BatchNorm statistic equals the grader's pretrained copy
+    es: Tras el fit_frozen calificado, todos los pesos y estadísticas de BatchNorm de la red base son iguales a los de la copia preentrenada del corrector
+    """
     run = graded_run(tl, helpers, common, graded_subset, progress, once)
     moved, backbone = run["moved"], trusted.pristine_state(BUDGET["backbone"])
     if moved:
@@ -452,7 +476,9 @@ def test_backbone_bit_identical_after_the_graded_run(tl, helpers, common, graded
 
 @pytest.mark.task("6.7")
 def test_reported_history_matches_the_graders_evaluation(tl, helpers, common, graded_subset, progress, once, curves):
-    """The validation accuracy fit_frozen reports equals the grader's own evaluation of the returned model"""
+    """The validation accuracy fit_frozen reports equals the grader's own evaluation of the returned model
+    es: La accuracy de validación que informa fit_frozen coincide con la evaluación que hace el corrector del modelo devuelto
+    """
     run = graded_run(tl, helpers, common, graded_subset, progress, once)
     curves("graded run", run["history"])  # drawn on the student's feedback page beside the reference's
     history, measured = run["history"], run["val_accuracy"]
@@ -471,10 +497,13 @@ def test_reported_history_matches_the_graders_evaluation(tl, helpers, common, gr
 
 
 @pytest.mark.task("6.7")
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CPU-vs-GPU comparison did not run")
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU here: the CPU-vs-GPU comparison did not run\n"
+                    "es: no hay GPU CUDA aquí: la comparación entre CPU y GPU no se ejecutó")
 def test_fit_frozen_on_gpu_agrees_with_cpu(tl, common, lite0_ready, small_cifar):
     """fit_frozen(device='cuda') trains a head whose validation logits, computed by the grader, agree with the CPU
-    run's within 1e-3"""
+    run's within 1e-3
+    es: fit_frozen(device='cuda') entrena una cabeza cuyos logits de validación, calculados por el corrector, coinciden con los de la ejecución en CPU hasta 1e-3
+    """
     train_part, val_part = small_cifar
     kwargs = dict(size=32, epochs=2, lr=1e-3, batch_size=50, seed=3)
     x = reference_tensors(*val_part, TF_MEAN, TF_STD, 32)[0]
@@ -491,7 +520,9 @@ def test_fit_frozen_on_gpu_agrees_with_cpu(tl, common, lite0_ready, small_cifar)
 
 @pytest.mark.task("6.8")
 def test_unfreeze_makes_everything_trainable(tl, probes, common, lite0_ready, small_cifar):
-    """unfreeze after freezing: one SGD step over every parameter moves each of them as on the grader's unfrozen copy"""
+    """unfreeze after freezing: one SGD step over every parameter moves each of them as on the grader's unfrozen copy
+    es: unfreeze tras congelar: un paso de SGD sobre todos los parámetros mueve cada uno como en la copia descongelada del corrector
+    """
     model = loaded_model(probes, lite0_ready)
     probes.set_trainable(model, oracles.head_names(trusted.pristine_state(lite0_ready).keys(), HEAD))
     tl.unfreeze(model)
@@ -514,7 +545,9 @@ def test_unfreeze_makes_everything_trainable(tl, probes, common, lite0_ready, sm
 @pytest.mark.task("6.8")
 def test_finetune_groups_give_the_backbone_a_smaller_lr(tl, probes, common, lite0_ready, small_cifar):
     """finetune_optimizer on EfficientNet-Lite0: two steps move the backbone as Adam at backbone_lr and the head as
-    Adam at lr do, on the grader's copy"""
+    Adam at lr do, on the grader's copy
+    es: finetune_optimizer en EfficientNet-Lite0: dos pasos mueven la red base como Adam con backbone_lr y la cabeza como Adam con lr, en la copia del corrector
+    """
     model = loaded_model(probes, lite0_ready)
     probes.set_trainable(model, probes.parameter_names(model))
     x, y = real_batch(small_cifar)
@@ -545,7 +578,9 @@ def test_finetune_groups_give_the_backbone_a_smaller_lr(tl, probes, common, lite
 
 @pytest.mark.task("6.8")
 def test_fine_tune_trains_the_backbone_at_its_own_rate(tl, probes, common, lite0_ready, small_cifar):
-    """fine_tune from a frozen model: backbone_lr=0 keeps the backbone weights, backbone_lr>0 moves them; head always trains"""
+    """fine_tune from a frozen model: backbone_lr=0 keeps the backbone weights, backbone_lr>0 moves them; head always trains
+    es: fine_tune desde un modelo congelado: backbone_lr=0 conserva los pesos de la red base y backbone_lr>0 los mueve; la cabeza siempre se entrena
+    """
     pretrained = trusted.pristine_state(lite0_ready)
     x, y = real_batch(small_cifar, n=32)
     results, history = [], None

@@ -31,7 +31,9 @@ FREEZE_HINT = T("requires_grad = False for every parameter of the model, then Tr
 @pytest.mark.parametrize("mean, std, size", [(TF_MEAN, TF_STD, 64), (IMAGENET_MEAN, IMAGENET_STD, 32)],
                          ids=["lite0-64", "imagenet-32"])
 def test_to_tensors_resizes_and_normalizes(tl, request, mean, std, size):
-    """to_tensors: (N, 3, size, size) float32, bilinear resize, (x/255 - mean[c])/std[c]; int64 labels"""
+    """to_tensors: (N, 3, size, size) float32, bilinear resize, (x/255 - mean[c])/std[c]; int64 labels
+    es: to_tensors: (N, 3, size, size) float32, redimensionado bilineal, (x/255 - mean[c])/std[c]; etiquetas int64
+    """
     with np.load(CASES) as cases:
         images, labels = cases["images"], cases["labels"]
         expected_x = torch.from_numpy(cases["x_" + request.node.callspec.id])
@@ -91,7 +93,9 @@ def steps_here(model, optimizer, xb_yb):
 
 @pytest.mark.task("6.2")
 def test_replace_head_gives_10_outputs(tl, probes, common):
-    """replace_head: the stand-in's state with nn.Linear(16, 10) as its head, the rest untouched, the new head returned"""
+    """replace_head: the stand-in's state with nn.Linear(16, 10) as its head, the rest untouched, the new head returned
+    es: replace_head: el estado del modelo sustituto con nn.Linear(16, 10) como cabeza, el resto intacto, la nueva cabeza devuelta
+    """
     backbone = probes.tiny_backbone()
     head = tl.replace_head(backbone, 10)
     got = state_of(common, backbone.get("model"), "the model after replace_head(backbone, 10)")
@@ -111,7 +115,9 @@ def test_replace_head_gives_10_outputs(tl, probes, common):
 
 @pytest.mark.task("6.3")
 def test_freeze_backbone_leaves_only_the_head_trainable(tl, probes, common):
-    """freeze_backbone: two SGD steps over every parameter move the head only"""
+    """freeze_backbone: two SGD steps over every parameter move the head only
+    es: freeze_backbone: dos pasos de SGD sobre todos los parámetros solo mueven la cabeza
+    """
     x, y = synthetic_tensors()
     model = probes.tiny_backbone().get("model")
     tl.freeze_backbone(model, "classifier")
@@ -129,7 +135,9 @@ def test_freeze_backbone_leaves_only_the_head_trainable(tl, probes, common):
 
 @pytest.mark.task("6.3")
 def test_train_mode_keeps_frozen_batchnorm_in_eval(tl, probes, common):
-    """train_mode: a forward pass keeps the frozen BatchNorm statistics and uses them, dropout active"""
+    """train_mode: a forward pass keeps the frozen BatchNorm statistics and uses them, dropout active
+    es: train_mode: una pasada hacia delante conserva las estadísticas de BatchNorm congeladas y las usa, con dropout activo
+    """
     x, _ = synthetic_tensors()
     model = probes.tiny_backbone(dropout=0.5).get("model")
     probes.set_trainable(model, HEAD)
@@ -155,7 +163,9 @@ def test_train_mode_keeps_frozen_batchnorm_in_eval(tl, probes, common):
 
 @pytest.mark.task("6.4")
 def test_optimizer_gets_only_the_trainable_parameters(tl, probes, common):
-    """make_optimizer after freezing, then everything made trainable: two steps move the head only, as Adam(lr) does"""
+    """make_optimizer after freezing, then everything made trainable: two steps move the head only, as Adam(lr) does
+    es: make_optimizer tras congelar y después todo entrenable: dos pasos solo mueven la cabeza, como hace Adam(lr)
+    """
     x, y = synthetic_tensors()
     model = probes.tiny_backbone().get("model")
     probes.set_trainable(model, HEAD)
@@ -176,7 +186,9 @@ def test_optimizer_gets_only_the_trainable_parameters(tl, probes, common):
 
 @pytest.mark.task("6.5")
 def test_training_epochs_lower_the_loss(tl, probes, common):
-    """train_one_epoch: five epochs on 64 images lower the loss of the network (measured here), returned as a float"""
+    """train_one_epoch: five epochs on 64 images lower the loss of the network (measured here), returned as a float
+    es: train_one_epoch: cinco épocas con 64 imágenes reducen la pérdida de la red (medida aquí), devuelta como float
+    """
     x, y = synthetic_tensors()
     model = probes.tiny_backbone().get("model")
     optimizer = probes.adam(model, 1e-2)
@@ -204,7 +216,9 @@ def test_training_epochs_lower_the_loss(tl, probes, common):
 
 @pytest.mark.task("6.5")
 def test_evaluate_on_a_known_model(tl, probes):
-    """evaluate: the mean loss and the accuracy of a fixed model"""
+    """evaluate: the mean loss and the accuracy of a fixed model
+    es: evaluate: la pérdida media y la accuracy de un modelo fijo
+    """
     x, y = synthetic_tensors()
     model = local_probes.tiny_backbone().model.eval()  # the same network as the one built next to your code
     with torch.no_grad():
@@ -221,7 +235,9 @@ def test_evaluate_on_a_known_model(tl, probes):
 
 @pytest.mark.task("6.6")
 def test_extract_features_are_the_input_of_the_head(tl, probes, common):
-    """extract_features: the backbone's output before the head, (N, num_features); head put back"""
+    """extract_features: the backbone's output before the head, (N, num_features); head put back
+    es: extract_features: la salida de la red base antes de la cabeza, (N, num_features); la cabeza vuelve a su sitio
+    """
     x, _ = synthetic_tensors()
     local = local_probes.tiny_backbone().model.eval()  # the same network as the one built next to your code
     with torch.no_grad():
@@ -241,7 +257,9 @@ def test_extract_features_are_the_input_of_the_head(tl, probes, common):
 
 @pytest.mark.task("6.7")
 def test_fit_frozen_on_a_small_set(tl, common, synthetic):
-    """fit_frozen: a model with a new 10-class head (1280 features) and a history with one value per epoch"""
+    """fit_frozen: a model with a new 10-class head (1280 features) and a history with one value per epoch
+    es: fit_frozen: un modelo con una nueva cabeza de 10 clases (1280 características) y un historial con un valor por época
+    """
     images, labels = synthetic
     result = tl.fit_frozen(images[16:], labels[16:], images[:16], labels[:16], size=32, epochs=2, lr=1e-3,
                            batch_size=16, seed=0)
@@ -259,7 +277,9 @@ def test_fit_frozen_on_a_small_set(tl, common, synthetic):
 
 @pytest.mark.task("6.8")
 def test_finetune_optimizer_has_two_learning_rates(tl, probes, common):
-    """finetune_optimizer: two steps move the backbone as Adam at backbone_lr and the head as Adam at lr do"""
+    """finetune_optimizer: two steps move the backbone as Adam at backbone_lr and the head as Adam at lr do
+    es: finetune_optimizer: dos pasos mueven la red base como Adam con backbone_lr y la cabeza como Adam con lr
+    """
     x, y = synthetic_tensors()
     model = probes.tiny_backbone().get("model")
     optimizer = tl.finetune_optimizer(model, "classifier", lr=1e-3, backbone_lr=1e-4)
