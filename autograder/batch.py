@@ -323,8 +323,8 @@ def _context():
 def _worker(connection, *args) -> None:
     """One student's grading in a process of its own: its result (or why the grader failed) goes back on
     ``connection``; a SIGTERM (the batch's time limit) unwinds it, so its student processes are stopped."""
-    def stop(signum, frame):
-        raise SystemExit(f"stopped by the batch (signal {signum})")
+    def stop(signum, frame):  # pytest ends its session on KeyboardInterrupt (a SystemExit would only fail a test)
+        raise KeyboardInterrupt(f"stopped by the batch (signal {signum})")
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -411,14 +411,14 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
                 process.kill()
                 process.join()
             seconds = time.monotonic() - started
-            # A grading stopped by the time limit may still send a result (pytest turns the worker's SystemExit
-            # into its own internal error): past the limit, only a completed grading counts as one.
-            if kind == "done" and not (stopping and status(payload) == GRADER_ERROR):
+            # A grading stopped at the time limit may still send what it has (pytest ends its session early and
+            # reports the tests it ran): past the limit nothing it sends counts, and the student is graded again.
+            if stopping:
+                fail(submission, f"the grading did not end within {limit:.0f} s and was stopped", seconds)
+            elif kind == "done":
                 if on_cpu:
                     on_cpu(submission, cpu)
                 finish(submission, payload)
-            elif stopping:
-                fail(submission, f"the grading did not end within {limit:.0f} s and was stopped", seconds)
             elif kind == "failed":
                 fail(submission, f"the grader failed: {payload}", seconds)
             else:

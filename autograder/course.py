@@ -97,6 +97,7 @@ class Assignment:
     visibility: dict[str, str]
     wall_factor: float = 4.0  # a test's wall-clock backstop, as a multiple of test_timeout
     threads: int = 1  # OMP/MKL/OpenBLAS threads of the student process
+    trusted_threads: int = 0  # PyTorch intra-op threads of the trusted grading process while it grades (0: default)
     preload: tuple[str, ...] = ("numpy",)  # libraries the student process imports before any student code
     budget: dict = field(default_factory=dict)
     calibration: dict = field(default_factory=dict)
@@ -177,6 +178,7 @@ def load_assignment(assignment_id: str) -> Assignment:
         memory_mb=int(limits.get("memory_mb", 6144)),
         wall_factor=float(limits.get("wall_factor", 4.0)),
         threads=int(limits.get("threads", 1)),
+        trusted_threads=int(limits.get("trusted_threads", 0)),
         preload=tuple(data.get("sandbox", {}).get("preload", ("numpy",))),
         visibility={"public": "visible", "hidden": "after_published", **data.get("visibility", {})},
         budget=data.get("budget", {}),
