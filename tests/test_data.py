@@ -85,6 +85,19 @@ def test_stale_cache_is_rebuilt_when_the_images_change(tmp_path):
     assert len(labels) == 21 and labels.tolist().count(3) == 3
 
 
+def test_a_process_lists_an_unchanged_image_folder_once(tmp_path, monkeypatch):
+    """Every grading of A4-A6 loads the data set: the 60,000 files are listed and stat'ed once per process, and
+    listed again as soon as a class folder changes."""
+    make_imagefolder(tmp_path / "cifar")
+    data.load_cifar10("test", tmp_path / "cifar", progress=False)
+    real = data._fingerprint
+    monkeypatch.setattr(data, "_fingerprint", lambda files: pytest.fail("listed twice"))
+    assert len(data.load_cifar10("test", tmp_path / "cifar", progress=False)[1]) == 20
+    monkeypatch.setattr(data, "_fingerprint", real)
+    (tmp_path / "cifar" / "test" / "cat" / "0000.png").unlink()
+    assert len(data.load_cifar10("test", tmp_path / "cifar", progress=False)[1]) == 19
+
+
 def test_corrupt_cache_is_rebuilt(tmp_path):
     make_imagefolder(tmp_path / "cifar")
     expected = data.load_cifar10("test", tmp_path / "cifar", progress=False)

@@ -111,7 +111,9 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
         raise GraderError(str(exc)) from None
     session = GradingSession(assignment, sandbox, options.on_progress, options.on_step, options.tasks)
     args = [*paths, "-c", str(course.GRADERS_DIR / "pytest.ini"), "--rootdir", str(course.GRADERS_DIR),
-            "-p", "autograder.runner.plugin", "-p", "autograder.runner.property_tests", "-p", "no:cacheprovider", "-p", "no:stepwise",
+            "-p", "autograder.runner.plugin", "-p", "autograder.runner.property_tests",
+            "-p", "no:cacheprovider", "-p", "no:stepwise",
+            "-p", "no:unraisableexception", "-p", "no:threadexception",  # their full garbage collection per run
             "--import-mode=importlib", "-q", "--no-header", "-s"]
     if options.select:
         args += ["-k", options.select]
