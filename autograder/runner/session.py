@@ -114,7 +114,10 @@ def run_tests(assignment: course.Assignment, suites: list[str], submission: Path
             "-p", "autograder.runner.plugin", "-p", "autograder.runner.property_tests",
             "-p", "no:cacheprovider", "-p", "no:stepwise",
             "-p", "no:unraisableexception", "-p", "no:threadexception",  # their full garbage collection per run
-            "--import-mode=importlib", "-q", "--no-header", "-s"]
+            "--import-mode=importlib", "-q", "--no-header", "-s",
+            # Feedback comes from the exception itself (plugin.explain). pytest's own report of a failure parses
+            # the source of every frame, most of a failing test's time, and nobody reads it.
+            "--tb=no"]
     if options.select:
         args += ["-k", options.select]
     if options.stop_at_first_failure:
