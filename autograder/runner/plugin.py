@@ -242,14 +242,7 @@ def _describe(item) -> TestInfo:
 def skip_reason(reason: str) -> str:
     """A skip reason in the language in force: like a docstring, English first, then a line ``es: <motivo>``
     in Spanish (``skipif(..., reason="no CUDA GPU here\\nes: no hay GPU CUDA aquí")``); else as it is."""
-    english, spanish = reason, ""
-    lines = reason.splitlines()
-    for number, line in enumerate(lines[1:], 1):
-        if line.strip().startswith(course.SPANISH_TITLE):
-            english = "\n".join(lines[:number]).strip()
-            spanish = line.strip()[len(course.SPANISH_TITLE):].strip()
-            break
-    return str(T(english, spanish or english))
+    return str(course.docstring_title(reason, reason))
 
 
 def _innermost(exc: BaseException) -> BaseException:
