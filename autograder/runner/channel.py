@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import course
-from autograder.runner import cgroups, warden
+from autograder.runner import cgroups, warden, zygote
 from autograder.runner.isolation import Isolation, landlock_rules
 from autograder.sandbox import wire
 
@@ -164,11 +164,15 @@ class StudentProcess:
                                self.isolation.level == "none" else self.limits.memory_mb << 20),
         }
         try:
-            self.warden = subprocess.Popen(
-                [sys.executable, "-S", "-E", "-s", "-c", WARDEN_BOOT, str(course.PACKAGE_DIR.parent),
-                 json.dumps(config)],
-                pass_fds=(request_r, reply_w, out_w, report_w, command_r), stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, close_fds=True)
+            self.warden = self._forked_warden(config, {
+                "report_fd": report_w, "command_fd": command_r, "out_fd": out_w, "request_fd": request_r,
+                "reply_fd": reply_w})
+            if self.warden is None:
+                self.warden = subprocess.Popen(
+                    [sys.executable, "-S", "-E", "-s", "-c", WARDEN_BOOT, str(course.PACKAGE_DIR.parent),
+                     json.dumps(config)],
+                    pass_fds=(request_r, reply_w, out_w, report_w, command_r), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
         finally:
             for fd in (request_r, reply_w, out_w, report_w, command_r):
                 os.close(fd)
@@ -179,6 +183,25 @@ class StudentProcess:
         self._drain.start()
         self.reader = wire.FrameReader(self.limits.reply_mb << 20)
         self.ready = False
+
+    def _forked_warden(self, config: dict, fds: dict[str, int]) -> zygote.ForkedWarden | None:
+        """The warden forked by this process's zygote for the preloaded libraries (:mod:`zygote`), or None
+        where student processes are started with ``exec`` (no confinement, no fork, or no zygote here)."""
+        if self.isolation.level == "none" or not zygote.enabled():
+            return None
+        worker = config["worker"]
+        worker["boot"] = {"runtime": str(self.runtime), "args": worker["argv"][-3:]}
+        status_r, status_w = os.pipe()
+        try:
+            env = _worker_env(Path("/"), self.limits.threads)
+            zygote.zygote_for(sys.executable, str(course.PACKAGE_DIR.parent), self.preload, env).spawn(
+                config, dict(fds, status_fd=status_w))
+        except zygote.ZygoteUnavailable:
+            os.close(status_r)
+            return None
+        finally:
+            os.close(status_w)
+        return zygote.ForkedWarden(status_r)
 
     def wait_ready(self) -> None:
         """Wait for the student process's first frame (it has started and imported its preloads)."""
@@ -246,7 +269,6 @@ class StudentProcess:
                 os.close(fd)
             except OSError:
                 pass
-        self.warden.stderr.close()
         self.warden = None
         if self.group is not None:
             if self.group.out_of_memory() and self.exit is not None:
@@ -292,7 +314,7 @@ class StudentProcess:
             value = self.group.cpu_seconds()
             if value is not None:
                 return value
-        if self.warden is not None and sys.platform.startswith("linux"):
+        if self.warden is not None and self.warden.pid and sys.platform.startswith("linux"):
             value = _tree_cpu_seconds(self.warden.pid)
             if value is not None:
                 return value

@@ -177,7 +177,12 @@ def confinement(config: dict, report_fd: int, listener_socket: int | None):
     return prepare
 
 
-def main(config: dict) -> None:
+def main(config: dict, fork_worker=None) -> None:
+    """Start the student process and guard it until it ends (see the module docstring).
+
+    ``fork_worker(worker_config, prepare, keep)``, when given, starts it by forking this process instead of
+    executing a new interpreter (:mod:`autograder.runner.zygote`: this warden was itself forked from a process
+    that has imported the student's libraries); it returns the pid, its child runs ``prepare`` first."""
     report_fd, command_fd = config["report_fd"], config["command_fd"]
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if confine.LINUX:
@@ -187,11 +192,15 @@ def main(config: dict) -> None:
     ours = theirs = None
     if config.get("seccomp") and config.get("seccomp_listener"):
         ours, theirs = socket.socketpair()
-    process = subprocess.Popen(
-        worker_config["argv"], executable=worker_config["executable"], cwd=worker_config["cwd"],
-        env=worker_config["env"], stdin=subprocess.DEVNULL, stdout=worker_config["out_fd"],
-        stderr=worker_config["out_fd"], pass_fds=tuple(worker_config["pass_fds"]), close_fds=True,
-        preexec_fn=confinement(config, report_fd, theirs.fileno() if theirs else None) if os.name == "posix" else None)
+    prepare = confinement(config, report_fd, theirs.fileno() if theirs else None)
+    if fork_worker is not None:
+        worker = fork_worker(worker_config, prepare, [report_fd, *([theirs.fileno()] if theirs else [])])
+    else:
+        worker = subprocess.Popen(
+            worker_config["argv"], executable=worker_config["executable"], cwd=worker_config["cwd"],
+            env=worker_config["env"], stdin=subprocess.DEVNULL, stdout=worker_config["out_fd"],
+            stderr=worker_config["out_fd"], pass_fds=tuple(worker_config["pass_fds"]), close_fds=True,
+            preexec_fn=prepare if os.name == "posix" else None).pid
     for fd in [worker_config["out_fd"], *worker_config["pass_fds"]]:
         os.close(fd)  # only the student process holds them now: its death closes the wire
     listener = None
@@ -200,7 +209,7 @@ def main(config: dict) -> None:
         ours.setblocking(False)
         listener = confine.receive_listener(ours)
         ours.close()
-    worker, statuses, ended = process.pid, {}, {}
+    statuses, ended = {}, {}
     report(report_fd, worker=worker, applied=config.get("applied", []))
     pidfd = os.pidfd_open(worker) if hasattr(os, "pidfd_open") else None
     memory_cap = config.get("memory_sampler")
