@@ -34,6 +34,7 @@ from multiprocessing.connection import wait
 from pathlib import Path
 
 from autograder import course, report
+from autograder.runner import zygote
 from autograder.course import CourseError
 
 RESULTS_FILE = "results.json"
@@ -320,15 +321,32 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
-def _worker(connection, *args) -> None:
+def _shared_zygote(assignment_id: str):
+    """The zygote the batch's workers fork their student processes from (started once, here), or None."""
+    if not zygote.enabled():
+        return None
+    from autograder.runner import channel
+    spec = course.load_assignment(assignment_id)
+    try:
+        return channel.student_zygote(spec.preload, spec.threads)
+    except zygote.ZygoteUnavailable:
+        return None
+
+
+def _worker(connection, shared, *args) -> None:
     """One student's grading in a process of its own: its result (or why the grader failed) goes back on
-    ``connection``; a SIGTERM (the batch's time limit) unwinds it, so its student processes are stopped."""
+    ``connection``; a SIGTERM (the batch's time limit) unwinds it, so its student processes are stopped.
+    ``shared``: (key, socket) of the batch's zygote, or None. The CPU seconds sent back are this process's and
+    those of the processes it waited for: with a shared zygote, not those of its student processes."""
     def stop(signum, frame):  # pytest ends its session on KeyboardInterrupt (a SystemExit would only fail a test)
         raise KeyboardInterrupt(f"stopped by the batch (signal {signum})")
 
     signal.signal(signal.SIGTERM, stop)
+    if shared is not None:
+        zygote.adopt(*shared)
     try:
         data = grade_one(*args)
+        zygote.close_all()  # waited for, with the wardens and student processes it reaped: their CPU counts below
         used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
         connection.send(("done", data, sum(u.ru_utime + u.ru_stime for u in used)))
     except BaseException as exc:  # the grader's own failure (a bug, a disk full): reported, never final
@@ -365,6 +383,8 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
     limit = time_limit(course.load_assignment(assignment_id)) if limit is None else limit
     waiting, running = list(todo), {}
     context = _context() if any(not s.problem for s in todo) else None
+    shared_zygote = _shared_zygote(assignment_id) if context is not None else None
+    shared = (shared_zygote.key, shared_zygote.socket) if shared_zygote is not None else None
 
     def finish(submission: Submission, data: dict) -> None:
         if on_result:
@@ -390,7 +410,7 @@ def grade_all(submissions: list[Submission], assignment_id: str, out: Path, *, w
                     fail(submission, f"its result could not be written: {exc}", 0.0)
                 continue
             receiver, sender = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(sender, submission, assignment_id, out, language,
+            process = context.Process(target=_worker, args=(sender, shared, submission, assignment_id, out, language,
                                                             min_isolation, published), daemon=False)
             process.start()
             sender.close()

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import sys
 import tempfile
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder import batch, course, pages, review  # noqa: E402
+from autograder.runner import zygote  # noqa: E402
 
 A1_MUTATIONS = [  # (old, new) in the A1 reference; each makes one single-point bug
     ("return (i + 2 * p - effective_kernel) // s + 1", "return (i + 2 * p - effective_kernel) // s"),
@@ -57,12 +59,15 @@ def timed_batch(students, assignment_id: str, out: Path, workers: int) -> float:
 
 
 def cpu_timed_batch(students, assignment_id: str, out: Path, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of every process the batch started: workers, graders, student processes)."""
-    cpu = []
+    """(wall seconds, CPU seconds of every process the batch started: workers, graders, the zygote and the
+    student processes forked from it, read once they have all ended)."""
+    before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     start = time.monotonic()
-    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none",
-                    on_cpu=lambda submission, seconds: cpu.append(seconds))
-    return time.monotonic() - start, sum(cpu)
+    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none")
+    seconds = time.monotonic() - start
+    zygote.close_all()  # the batch's zygote, waited for: its CPU (and its student processes') is counted
+    after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return seconds, sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
 
 
 def copy_result(out: Path, source: str, student: str, change=None, into: Path | None = None) -> dict:

@@ -38,6 +38,10 @@ SAME_PADDING_TESTS = {"test_same_padding_common_kernels", "test_same_padding_kee
 SECRETS = template.solution_lines(REFERENCE)
 HIDDEN_SOURCE = (A1.suite_dir("hidden") / "test_a1_hidden.py").read_text(encoding="utf-8")
 FAST = {"test_timeout": 10}
+# The confinement attacks (files, signals, processes, disk, network, io_uring) are graded without shrinking the
+# failed property tests' examples: what they meet is the kernel's refusal at every call, and the smallest
+# counterexample of their wrong answers says nothing of it (shrinking replayed each attack hundreds of times).
+CONFINED = {**FAST, "shrink": False}
 # Kernels where courses grade, reached by withholding Landlock ABIs here: what each attack meets must still be
 # full isolation, given by other mechanisms (a separate user for signals, a network namespace for abstract
 # sockets, seccomp for the rest). The attacks whose defence changes with the kernel (files, signals, network,
@@ -149,7 +153,7 @@ def test_reading_expected_values_from_stack_gc_or_grader_memory_finds_nothing(at
 
 def test_reading_solutions_or_hidden_tests_from_disk_is_refused(kernel, attack):
     grade, _ = attack
-    grade("read_files", **FAST)
+    grade("read_files", **CONFINED)
 
 
 def test_feedback_carries_no_grader_text(attack):
@@ -160,21 +164,21 @@ def test_feedback_carries_no_grader_text(attack):
 
 def test_signalling_or_tracing_the_grader_is_refused(kernel, attack):
     grade, _ = attack
-    report = grade("signal_grader", **FAST)
+    report = grade("signal_grader", **CONFINED)
     assert os.getppid() > 1  # this test process and its parent are alive and running
     assert {t.outcome.status for t in report.tests} <= {"failed", "crashed", "timeout"}
 
 
 def test_detached_forked_processes_and_a_fork_bomb_die_with_the_student_process(attack):
     grade, _ = attack
-    report = grade("spawn_processes", test_timeout=3)
+    report = grade("spawn_processes", test_timeout=3, shrink=False)
     bomb = [t.outcome for t in report.tests if t.outcome.info.function in SAME_PADDING_TESTS]
     assert {o.status for o in bomb} == {"timeout"}
 
 
 def test_filling_the_disk_is_capped(attack):
     grade, token = attack
-    report = grade("fill_disk", **FAST)
+    report = grade("fill_disk", **CONFINED)
     feedback = " ".join(t.outcome.feedback for t in report.tests)
     assert "MB" in feedback  # the scratch cap or the file size limit was named
 
@@ -224,7 +228,7 @@ def listeners():
 def test_no_network_at_all(kernel, attack, listeners):
     grade, _ = attack
     substitutions, (tcp, udp, unix) = listeners
-    grade("network", substitutions)
+    grade("network", substitutions, shrink=False)
     for server in (tcp, unix):
         with pytest.raises(socket.timeout):
             server.accept()
@@ -239,7 +243,7 @@ def test_sockets_through_io_uring_are_refused(kernel, attack, listeners, monkeyp
     the filter (partial isolation) the same attack reaches the listener: it is a real attack."""
     grade, token = attack
     substitutions, (_, udp, _) = listeners
-    report = grade("io_uring", substitutions, **FAST)
+    report = grade("io_uring", substitutions, **CONFINED)
     feedback = " ".join(t.outcome.feedback for t in report.tests)
     assert "returned -1" in feedback and "returned 10" not in feedback, feedback[:500]
     with pytest.raises(socket.timeout):
@@ -247,7 +251,7 @@ def test_sockets_through_io_uring_are_refused(kernel, attack, listeners, monkeyp
     if Path("/proc/sys/kernel/io_uring_disabled").read_text().strip() != "0" or kernel.uid is not None:
         return  # io_uring is off here anyway, or the control has been made in the newest configuration
     monkeypatch.setenv(isolation.CAP_VARIABLE, "partial")
-    report = grade("io_uring", substitutions, min_isolation="partial", select="test_conv_deck_examples", **FAST)
+    report = grade("io_uring", substitutions, min_isolation="partial", select="test_conv_deck_examples", **CONFINED)
     assert "returned 10" in report.tests[0].outcome.feedback
     assert udp.recvfrom(100)[0] == token.encode()
 

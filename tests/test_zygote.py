@@ -123,7 +123,8 @@ def _facts(sandbox) -> dict:
 
 
 def _zygote_pids() -> set[int]:
-    return {z.process.pid for z in zygote._zygotes.values() if z.alive}
+    """The live zygotes of this process for PRELOAD (a test worker also has those of other assignments)."""
+    return {z.process.pid for key, z in zygote._zygotes.items() if key[2] == tuple(PRELOAD) and z.alive}
 
 
 def test_a_forked_student_process_is_what_exec_starts(sandbox_of):

@@ -89,6 +89,12 @@ def _worker_env(scratch: Path, threads: int) -> dict:
     return env
 
 
+def student_zygote(preload: list[str], threads: int) -> zygote.Zygote:
+    """This process's zygote for student processes that import ``preload`` first and use ``threads`` threads."""
+    return zygote.zygote_for(sys.executable, str(course.PACKAGE_DIR.parent), list(preload),
+                             _worker_env(Path("/"), threads))
+
+
 def _tasks_of_uid(uid: int) -> int:
     """Processes and threads now running as ``uid`` (what RLIMIT_NPROC counts)."""
     count = 0
@@ -193,9 +199,7 @@ class StudentProcess:
         worker["boot"] = {"runtime": str(self.runtime), "args": worker["argv"][-3:]}
         status_r, status_w = os.pipe()
         try:
-            env = _worker_env(Path("/"), self.limits.threads)
-            zygote.zygote_for(sys.executable, str(course.PACKAGE_DIR.parent), self.preload, env).spawn(
-                config, dict(fds, status_fd=status_w))
+            student_zygote(self.preload, self.limits.threads).spawn(config, dict(fds, status_fd=status_w))
         except zygote.ZygoteUnavailable:
             os.close(status_r)
             return None

@@ -48,12 +48,21 @@ class ZygoteUnavailable(OSError):
     """The zygote could not be started or reached: start the student process with ``exec`` instead."""
 
 
+def key_of(executable: str, package_parent: str, preload: list[str], env: dict) -> tuple:
+    """What tells zygotes apart: what a student process forked from one would otherwise differ in."""
+    return executable, package_parent, tuple(preload), tuple(sorted(env.items()))
+
+
 class Zygote:
-    """One zygote process (libraries ``preload``, environment ``env``) and the socket to it."""
+    """One zygote process (libraries ``preload``, environment ``env``) and the socket to it.
+
+    The socket may be handed to other grading processes (:func:`adopt`: the workers of a batch share their
+    parent's zygote); each request is one datagram, so requests from several processes never mix."""
 
     def __init__(self, executable: str, package_parent: str, preload: list[str], env: dict):
         self.owner = os.getpid()
         self.lock = threading.Lock()
+        self.key, self.broken = key_of(executable, package_parent, preload, env), False
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             self.process = subprocess.Popen(
@@ -67,9 +76,18 @@ class Zygote:
             theirs.close()
         self.socket = ours
 
+    @classmethod
+    def adopted(cls, key: tuple, channel: socket.socket) -> "Zygote":
+        """Another process's zygote, reached through ``channel``."""
+        zygote = cls.__new__(cls)
+        zygote.owner, zygote.lock, zygote.key, zygote.broken = os.getpid(), threading.Lock(), key, False
+        zygote.process, zygote.socket = None, channel
+        return zygote
+
     @property
     def alive(self) -> bool:
-        return self.owner == os.getpid() and self.process.poll() is None
+        return (self.owner == os.getpid() and not self.broken
+                and (self.process is None or self.process.poll() is None))
 
     def spawn(self, config: dict, fds: dict[str, int]) -> None:
         """Ask for a warden with ``config`` (its descriptors in ``fds``, by the names of FDS); what became of it
@@ -83,10 +101,15 @@ class Zygote:
             try:
                 socket.send_fds(self.socket, [message], [fds[name] for name in FDS])
             except OSError as exc:
+                self.broken = True
                 raise ZygoteUnavailable(exc.errno or errno.EIO, f"the zygote cannot be reached: {exc}") from None
 
     def close(self) -> None:
-        self.socket.close()  # the zygote ends when its socket does
+        """Close this process's socket; a zygote this process started ends (once no other process holds the
+        socket) and is waited for."""
+        self.socket.close()
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -100,7 +123,7 @@ _zygotes_lock = threading.Lock()
 
 def zygote_for(executable: str, package_parent: str, preload: list[str], env: dict) -> Zygote:
     """The running zygote of this process for these libraries and environment (started if needed)."""
-    key = (executable, package_parent, tuple(preload), tuple(sorted(env.items())))
+    key = key_of(executable, package_parent, preload, env)
     with _zygotes_lock:
         zygote = _zygotes.get(key)
         if zygote is None or not zygote.alive:
@@ -108,6 +131,12 @@ def zygote_for(executable: str, package_parent: str, preload: list[str], env: di
                 zygote.close()
             zygote = _zygotes[key] = Zygote(executable, package_parent, preload, env)
         return zygote
+
+
+def adopt(key: tuple, channel: socket.socket) -> None:
+    """Use the zygote of another process, reached through ``channel`` (a socket it handed over), for ``key``."""
+    with _zygotes_lock:
+        _zygotes[key] = Zygote.adopted(key, channel)
 
 
 def close_all() -> None:
