@@ -163,10 +163,18 @@ def test_feedback_carries_no_grader_text(attack):
 
 
 def test_signalling_or_tracing_the_grader_is_refused(kernel, attack):
+    """Every pid gets SIGSTOP and SIGKILL: the grader, its parent and the zygote the student process was forked
+    from (``autograder.runner.zygote``, which later student processes are forked from) go on as they were."""
+    from autograder.runner import channel, zygote
     grade, _ = attack
+    forks = channel.student_zygote(A1.preload, A1.threads) if zygote.enabled() else None
     report = grade("signal_grader", **CONFINED)
     assert os.getppid() > 1  # this test process and its parent are alive and running
     assert {t.outcome.status for t in report.tests} <= {"failed", "crashed", "timeout"}
+    if forks is not None:
+        state = Path(f"/proc/{forks.process.pid}/stat").read_text().rpartition(")")[2].split()[0]
+        assert forks.alive and state in "SR", state  # neither killed nor stopped
+        assert channel.student_zygote(A1.preload, A1.threads) is forks  # the same one, never started again
 
 
 def test_detached_forked_processes_and_a_fork_bomb_die_with_the_student_process(attack):

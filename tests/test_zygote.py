@@ -190,3 +190,18 @@ def test_the_reference_gets_the_same_marks_from_forked_and_started_student_proce
         report = api.grade(ROOT / "solutions" / "a1", "a1", select="deck or lenet or trace")
         scores[mode] = [(t.outcome.info.function, t.score) for t in report.tests]
     assert scores["1"] == scores["0"] and all(score > 0 for _, score in scores["1"])
+
+
+def test_signals_the_grading_process_ignored_when_it_started_the_zygote_are_not_the_student_process_s(sandbox_of):
+    """An ignored signal survives exec: a zygote started while this process ignored SIGINT and SIGHUP still gives
+    its student processes the dispositions of an interpreter started afresh."""
+    zygote.close_all()
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGHUP)}
+    try:
+        sandbox = sandbox_of({"probe.py": PROBE})
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    seen = sandbox.module("probe").facts()["signals"]
+    assert seen["SIGINT"] == str(signal.default_int_handler) and seen["SIGHUP"] == str(signal.SIG_DFL), seen
+    assert seen["SIGPIPE"] == seen["SIGXFSZ"] == str(signal.SIG_IGN), seen

@@ -223,6 +223,7 @@ def serve(socket_fd: int, preload: str) -> None:
     """The zygote's life: import ``preload`` (comma-separated), then fork a warden for every request until the
     socket closes."""
     import importlib
+    _fresh_signals()
     from autograder.runner import warden  # noqa: F401 (every forked warden needs it)
     sys.path.pop(0)  # the engine's folder (BOOT put it first): the path is now a started student process's
     # No death signal: it would come when the thread that started this process ends, not the process. The
@@ -287,6 +288,32 @@ def serve(socket_fd: int, preload: str) -> None:
             pass
 
 
+def _fresh_signals() -> None:
+    """The signal dispositions and mask of an interpreter started from a shell, whatever the grading process had
+    when it started this one (an ignored signal survives ``exec``): every signal at its default, but SIGINT raising
+    KeyboardInterrupt and SIGPIPE and SIGXFSZ ignored, as the interpreter sets them when it starts."""
+    for number in signal.valid_signals():
+        if number not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(number, signal.SIG_DFL)
+            except (OSError, ValueError, RuntimeError):
+                pass
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _close_all_but(kept: set[int]) -> None:
+    """Close every descriptor of this process but ``kept``."""
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) not in kept:
+            try:
+                os.close(int(name))
+            except OSError:
+                pass
+
+
 def _say(fd: int, line: str) -> None:
     try:
         os.write(fd, (line + "\n").encode())
@@ -317,13 +344,7 @@ def _warden(channel: socket.socket, config: dict, fds: dict[str, int], forkable:
     try:
         channel.detach()
         os.close(fds.pop("status_fd"))
-        kept = {0, 1, 2, *fds.values()}
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) not in kept:
-                try:
-                    os.close(int(name))
-                except OSError:
-                    pass
+        _close_all_but({0, 1, 2, *fds.values()})
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         config["report_fd"], config["command_fd"] = fds["report_fd"], fds["command_fd"]
         worker = config["worker"]
@@ -361,13 +382,7 @@ def _fork_worker(worker: dict, prepare, keep: list[int]) -> int:
         os.dup2(null, 0)
         os.dup2(worker["out_fd"], 1)
         os.dup2(worker["out_fd"], 2)
-        kept = {0, 1, 2, request_fd, reply_fd, *keep}
-        for name in os.listdir("/proc/self/fd"):
-            if int(name) not in kept:
-                try:
-                    os.close(int(name))
-                except OSError:
-                    pass
+        _close_all_but({0, 1, 2, request_fd, reply_fd, *keep})
         os.chdir(worker["cwd"])
         os.environ.clear()
         os.environ.update(worker["env"])
