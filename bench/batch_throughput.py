@@ -59,15 +59,19 @@ def timed_batch(students, assignment_id: str, out: Path, workers: int) -> float:
 
 
 def cpu_timed_batch(students, assignment_id: str, out: Path, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of every process the batch started: workers, graders, the zygote and the
-    student processes forked from it, read once they have all ended)."""
+    """(wall seconds, CPU seconds of every process the batch started: its workers and graders (each counts its
+    own, ``on_cpu``), the zygote they share and the student processes forked from it (counted here, once the
+    zygote has ended))."""
+    workers_cpu = []
     before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     start = time.monotonic()
-    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none")
+    batch.grade_all(students, assignment_id, out, workers=workers, regrade=True, min_isolation="none",
+                    on_cpu=lambda submission, seconds: workers_cpu.append(seconds))
     seconds = time.monotonic() - start
-    zygote.close_all()  # the batch's zygote, waited for: its CPU (and its student processes') is counted
+    zygote.close_all()  # the batch's zygote, waited for with the wardens and student processes it reaped
     after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return seconds, sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    here = sum(a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before))
+    return seconds, here + sum(workers_cpu)
 
 
 def copy_result(out: Path, source: str, student: str, change=None, into: Path | None = None) -> dict:
