@@ -192,13 +192,16 @@ def test_the_reference_gets_the_same_marks_from_forked_and_started_student_proce
     assert scores["1"] == scores["0"] and all(score > 0 for _, score in scores["1"])
 
 
-def test_signals_the_grading_process_ignored_when_it_started_the_zygote_are_not_the_student_process_s(sandbox_of):
-    """An ignored signal survives exec: a zygote started while this process ignored SIGINT and SIGHUP still gives
-    its student processes the dispositions of an interpreter started afresh."""
+@pytest.mark.parametrize("use_zygote", [True, False], ids=["forked", "executed"])
+def test_signals_the_grading_process_ignores_are_not_ignored_in_the_student_process(sandbox_of, use_zygote):
+    """An ignored signal survives exec (a grader run with nohup ignores SIGHUP): started while this process ignored
+    SIGINT and SIGHUP, the zygote and the warden still give student processes the dispositions of an interpreter
+    started afresh."""
     zygote.close_all()
     previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGHUP)}
     try:
-        sandbox = sandbox_of({"probe.py": PROBE})
+        sandbox = sandbox_of({"probe.py": PROBE}, use_zygote=use_zygote)
+        sandbox.module("probe")  # started now, while they are ignored
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)

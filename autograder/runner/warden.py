@@ -150,10 +150,32 @@ def describe(status: int) -> dict:
     return {"code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}
 
 
+def default_signals() -> None:
+    """Every signal at its default disposition and none blocked, whatever this process inherited (an ignored
+    signal survives ``exec``: a grader started with ``nohup``, or in the background of a script, ignores SIGHUP or
+    SIGINT)."""
+    for number in signal.valid_signals():
+        if number not in (signal.SIGKILL, signal.SIGSTOP):
+            try:
+                signal.signal(number, signal.SIG_DFL)
+            except (OSError, ValueError, RuntimeError):
+                pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def interpreter_signals() -> None:
+    """What the Python interpreter sets when it starts with default dispositions: SIGINT raises
+    KeyboardInterrupt, SIGPIPE and SIGXFSZ are ignored (a write fails with an error instead)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        signal.signal(getattr(signal, name), signal.SIG_IGN)
+
+
 def confinement(config: dict, report_fd: int, listener_socket: int | None):
     """The function run in the student process between fork and exec."""
     def prepare():
         try:
+            default_signals()
             os.setsid()
             cgroups.join(config.get("cgroup", []))
             if config.get("network_namespace"):

@@ -223,7 +223,6 @@ def serve(socket_fd: int, preload: str) -> None:
     """The zygote's life: import ``preload`` (comma-separated), then fork a warden for every request until the
     socket closes."""
     import importlib
-    _fresh_signals()
     from autograder.runner import warden  # noqa: F401 (every forked warden needs it)
     sys.path.pop(0)  # the engine's folder (BOOT put it first): the path is now a started student process's
     # No death signal: it would come when the thread that started this process ends, not the process. The
@@ -286,22 +285,6 @@ def serve(socket_fd: int, preload: str) -> None:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass
-
-
-def _fresh_signals() -> None:
-    """The signal dispositions and mask of an interpreter started from a shell, whatever the grading process had
-    when it started this one (an ignored signal survives ``exec``): every signal at its default, but SIGINT raising
-    KeyboardInterrupt and SIGPIPE and SIGXFSZ ignored, as the interpreter sets them when it starts."""
-    for number in signal.valid_signals():
-        if number not in (signal.SIGKILL, signal.SIGSTOP):
-            try:
-                signal.signal(number, signal.SIG_DFL)
-            except (OSError, ValueError, RuntimeError):
-                pass
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for name in ("SIGPIPE", "SIGXFSZ"):
-        signal.signal(getattr(signal, name), signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def _close_all_but(kept: set[int]) -> None:
@@ -375,8 +358,6 @@ def _fork_worker(worker: dict, prepare, keep: list[int]) -> int:
     try:
         os.close(confined_r)
         keep = [*keep, confined_w]
-        for number in (signal.SIGTERM, signal.SIGCHLD):  # the warden's; the rest are the interpreter's own
-            signal.signal(number, signal.SIG_DFL)
         request_fd, reply_fd = worker["pass_fds"]
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -386,7 +367,9 @@ def _fork_worker(worker: dict, prepare, keep: list[int]) -> int:
         os.chdir(worker["cwd"])
         os.environ.clear()
         os.environ.update(worker["env"])
-        prepare()  # on failure it reports why and ends the process
+        prepare()  # default signal dispositions, then the confinement; on failure it reports why and ends here
+        from autograder.runner import warden
+        warden.interpreter_signals()  # as the interpreter an exec starts sets them
         for fd in keep:
             os.close(fd)
         boot = worker["boot"]
