@@ -208,3 +208,29 @@ def test_signals_the_grading_process_ignores_are_not_ignored_in_the_student_proc
     seen = sandbox.module("probe").facts()["signals"]
     assert seen["SIGINT"] == str(signal.default_int_handler) and seen["SIGHUP"] == str(signal.SIG_DFL), seen
     assert seen["SIGPIPE"] == seen["SIGXFSZ"] == str(signal.SIG_IGN), seen
+
+
+def test_a_warden_whose_zygote_stopped_answering_is_killed_without_waiting_for_it():
+    """The zygote says what became of each warden; one that stopped (SIGSTOP) never would. Killing the warden ends
+    the wait at once, and a zygote that ended before forking gives no pid to kill."""
+    import subprocess
+    import sys
+    warden = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    status_r, status_w = os.pipe()
+    os.write(status_w, f"pid {warden.pid}\n".encode())  # and then nothing: the zygote is stopped
+    forked = zygote.ForkedWarden(status_r)
+    try:
+        assert forked.pid == warden.pid and forked.poll() is None
+        with pytest.raises(subprocess.TimeoutExpired):
+            forked.wait(timeout=0.2)
+        started = time.monotonic()
+        forked.kill()
+        assert forked.wait() == -signal.SIGKILL and time.monotonic() - started < 5
+        assert warden.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        warden.kill()
+        os.close(status_w)
+    status_r, status_w = os.pipe()
+    os.close(status_w)  # the zygote ended before it forked
+    unborn = zygote.ForkedWarden(status_r)
+    assert unborn.pid == 0 and unborn.poll() == -signal.SIGKILL

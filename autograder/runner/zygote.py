@@ -30,6 +30,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 VARIABLE = "AUTOGRADER_ZYGOTE"
 BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
@@ -152,9 +153,10 @@ class ForkedWarden:
     """The trusted side's view of a warden forked by a zygote: what ``subprocess.Popen`` offers of a child.
 
     The zygote writes ``pid <n>`` on the status pipe once it has forked the warden and ``exit <code>`` when it
-    has reaped it (a negative code for a signal, as Popen says it), then closes it."""
+    has reaped it (a negative code for a signal, as Popen says it), then closes it. Nothing here waits on the
+    zygote without a bound: a zygote that stopped answering costs a startup failure, never a hung grading."""
 
-    stderr = None
+    PID_SECONDS = 30  # how long the pid may take to come (the zygote's first request waits for its imports)
 
     def __init__(self, status_fd: int):
         self.status_fd = status_fd
@@ -174,10 +176,7 @@ class ForkedWarden:
         except OSError:
             data = b""
         if not data:
-            self._closed = True
-            os.close(self.status_fd)
-            if self.returncode is None:
-                self.returncode = -signal.SIGKILL  # the zygote ended before it could say
+            self._close(-signal.SIGKILL)  # the zygote ended before it could say
             return
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
@@ -188,11 +187,19 @@ class ForkedWarden:
             elif word == "exit" and value.strip().lstrip("-").isdigit():
                 self.returncode = int(value)
 
+    def _close(self, returncode: int) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self.status_fd)
+        if self.returncode is None:
+            self.returncode = returncode
+
     @property
     def pid(self) -> int:
-        """The warden's pid (0 if the zygote ended before forking it)."""
-        while self._pid is None and not self._closed:
-            self._read(None)
+        """The warden's pid (0 if the zygote ended, or did not say within PID_SECONDS, before forking it)."""
+        deadline = time.monotonic() + self.PID_SECONDS
+        while self._pid is None and not self._closed and time.monotonic() < deadline:
+            self._read(max(deadline - time.monotonic(), 0))
         return self._pid or 0
 
     def poll(self) -> int | None:
@@ -201,7 +208,6 @@ class ForkedWarden:
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
-        import time
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.returncode is None:
             left = None if deadline is None else deadline - time.monotonic()
@@ -211,11 +217,15 @@ class ForkedWarden:
         return self.returncode
 
     def kill(self) -> None:
-        if self.poll() is None and self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        """SIGKILL the warden; it is over then, whether or not the zygote gets to say so (a stopped zygote
+        never would). A warden never forked has nothing to kill: its command pipe, closed, would end it."""
+        if self.poll() is None:
+            if self.pid:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self._close(-signal.SIGKILL)
 
 
 # -- the zygote --------------------------------------------------------------------------------------------------
@@ -328,7 +338,6 @@ def _warden(channel: socket.socket, config: dict, fds: dict[str, int], forkable:
         channel.detach()
         os.close(fds.pop("status_fd"))
         _close_all_but({0, 1, 2, *fds.values()})
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         config["report_fd"], config["command_fd"] = fds["report_fd"], fds["command_fd"]
         worker = config["worker"]
         worker["out_fd"], worker["pass_fds"] = fds["out_fd"], [fds["request_fd"], fds["reply_fd"]]
